@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/**
+ * The shape of config/default.yaml and of any file DESKBOT_CONFIG points at.
+ * Secrets never live here: they come from environment variables (see secrets.ts).
+ * `.strict()` everywhere so a misspelt key is an error naming it, not a silent default.
+ */
+
+const permission = z
+  .string()
+  .regex(/^(\*|[a-z][a-z0-9-]*:(\*|[a-z][a-z0-9-]*))$/, 'a permission like "market:read", "trade:*" or "*"');
+
+const personId = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a lower-case person id like "alice"');
+
+export const personSchema = z
+  .object({
+    name: z.string().min(1),
+    roles: z.array(z.string().min(1)).default([]),
+    /** platform → that platform's user id(s) for this person, e.g. { telegram: "12345", console: "operator" } */
+    ids: z.record(z.string().min(1), z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])),
+  })
+  .strict();
+
+/**
+ * Channel rules only narrow what roles grant. `only`: the permissions may be used in the listed
+ * channels and nowhere else. `deny`: the permissions may not be used in the listed channels.
+ * A channel pattern is "platform:channelId", with "*" for any part ("console:*", "slack:C0DESK").
+ */
+export const channelRuleSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    permissions: z.array(permission).min(1),
+    effect: z.enum(['only', 'deny']),
+    channels: z.array(z.string().regex(/^[a-z*][a-z0-9*]*:.+$/, 'a channel like "slack:C0DESK" or "console:*"')).min(1),
+  })
+  .strict();
+
+export const scheduleConfigSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a lower-case name like "morning-digest"'),
+    cron: z.string().min(9),
+    timezone: z.string().optional(),
+    /** which registered job kind runs, e.g. "digest" (provided by a plugin) */
+    kind: z.string().min(1),
+    targets: z.array(z.string()).default([]),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    instance: z.string().min(1).default('deskbot'),
+    /** where runtime state lives; DESKBOT_DATA_DIR overrides; relative paths are from the working directory */
+    dataDir: z.string().min(1).default('data'),
+    timezone: z.string().min(1).default('UTC'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** "stderr" or a file path (relative to dataDir) */
+        destination: z.string().min(1).default('stderr'),
+        pretty: z.enum(['auto', 'always', 'never']).default('auto'),
+      })
+      .strict()
+      .default({ level: 'info', destination: 'stderr', pretty: 'auto' }),
+    store: z
+      .object({
+        /** sqlite: embedded file in dataDir; redis: shared across instances (needs REDIS_URL or redis.url) */
+        kind: z.enum(['sqlite', 'redis', 'memory']).default('sqlite'),
+        sqliteFile: z.string().min(1).default('deskbot.sqlite'),
+      })
+      .strict()
+      .default({ kind: 'sqlite', sqliteFile: 'deskbot.sqlite' }),
+    redis: z
+      .object({
+        /** redis://host:port/db without a password; a password goes in REDIS_URL */
+        url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').nullable().default(null),
+        keyPrefix: z.string().default('deskbot'),
+      })
+      .strict()
+      .default({ url: null, keyPrefix: 'deskbot' }),
+    audit: z
+      .object({
+        file: z.string().min(1).default('audit.jsonl'),
+      })
+      .strict()
+      .default({ file: 'audit.jsonl' }),
+    dedupe: z
+      .object({
+        windowHours: z.number().positive().max(24 * 7).default(24),
+      })
+      .strict()
+      .default({ windowHours: 24 }),
+    confirm: z
+      .object({
+        /** a dangerous command must be confirmed by the same person within this many seconds */
+        timeoutSeconds: z.number().int().positive().max(3600).default(60),
+        /** a four-eyes command must be approved by another person within this many seconds */
+        approvalTimeoutSeconds: z.number().int().positive().max(86400).default(600),
+      })
+      .strict()
+      .default({ timeoutSeconds: 60, approvalTimeoutSeconds: 600 }),
+    console: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** the person the terminal speaks as; DESKBOT_AS overrides */
+        as: personId.default('operator'),
+      })
+      .strict()
+      .default({ enabled: true, as: 'operator' }),
+    people: z.record(personId, personSchema).default({}),
+    /** role → permissions; "*" grants everything, "trade:*" everything under trade */
+    roles: z.record(z.string().min(1), z.array(permission)).default({}),
+    channelRules: z.array(channelRuleSchema).default([]),
+    plugins: z
+      .object({
+        /** folders searched for plugins (each subfolder with an index.ts/index.js is one plugin) */
+        dirs: z.array(z.string().min(1)).default(['plugins']),
+        /** npm packages loaded as plugins, by name */
+        packages: z.array(z.string().min(1)).default([]),
+        /** plugin names not to load */
+        disable: z.array(z.string().min(1)).default([]),
+        /** per-plugin config sections, validated by each plugin's own schema */
+        settings: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict()
+      .default({ dirs: ['plugins'], packages: [], disable: [], settings: {} }),
+    schedules: z.array(scheduleConfigSchema).default([]),
+  })
+  .strict();
+
+export type DeskbotConfig = z.output<typeof configSchema>;
+export type PersonConfig = z.output<typeof personSchema>;
+export type ChannelRule = z.output<typeof channelRuleSchema>;
+export type ScheduleConfig = z.output<typeof scheduleConfigSchema>;

@@ -1,0 +1,257 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { AuditLog } from './audit.js';
+import { Permissions } from './auth/permissions.js';
+import { builtinCommands } from './builtin-commands.js';
+import { systemClock, type Clock } from './clock.js';
+import type { ArgShape } from './commands/args.js';
+import type { CommandSpec } from './commands/command.js';
+import { Dispatcher, type IncomingMessage } from './commands/dispatcher.js';
+import { PendingActions } from './commands/pending.js';
+import { CommandRegistry } from './commands/registry.js';
+import type { DeskbotConfig } from './config/schema.js';
+import type { Secrets } from './config/secrets.js';
+import { Dedupe } from './dedupe.js';
+import { EventBus } from './events.js';
+import { HaltState, type HaltStatus } from './halt.js';
+import { loadPluginModule, orderByNeeds, pluginFolders, type FoundPlugin } from './plugins/discover.js';
+import { PluginHost } from './plugins/host.js';
+import type { KernelInfo, PluginContext, PluginManifest, Services } from './plugins/plugin.js';
+import type { Reply } from './reply.js';
+import { Scheduler } from './scheduler.js';
+import { openStore, type KernelStore } from './store.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** where src/ and plugins/ live: the repo root under tsx, dist/ when compiled */
+export const CODE_ROOT = path.resolve(here, '..', '..');
+
+export interface KernelOptions {
+  config: DeskbotConfig;
+  secrets: Secrets;
+  logger: Logger;
+  clock?: Clock;
+  /** working directory relative paths (dataDir) resolve against; default process.cwd() */
+  cwd?: string;
+  /** plugins given directly (tests, embedding), in addition to discovered ones */
+  plugins?: PluginManifest[];
+  /** false: load only `plugins`, skip folders and packages (tests) */
+  discover?: boolean;
+  /** an already-open store (tests share one across kernels) */
+  store?: KernelStore;
+}
+
+/**
+ * The host every plugin stands on: store, audit, permissions, command registry and
+ * dispatcher, scheduler, events, halt state and the plugin lifecycle. Adapters talk to it
+ * through `handle(message)` and `post`-style events; plugins through their PluginContext.
+ */
+export class Kernel {
+  readonly registry = new CommandRegistry();
+  readonly events: EventBus;
+  readonly permissions: Permissions;
+  readonly scheduler: Scheduler;
+  readonly startedAt: number;
+  private readonly host: PluginHost;
+  private dispatcherRef: Dispatcher | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: DeskbotConfig,
+    readonly logger: Logger,
+    readonly clock: Clock,
+    readonly store: KernelStore,
+    readonly audit: AuditLog,
+    readonly halt: HaltState,
+    readonly dataDir: string,
+    private readonly ownsStore: boolean,
+  ) {
+    this.startedAt = clock.now();
+    this.events = new EventBus(logger);
+    this.permissions = new Permissions(config);
+    this.scheduler = new Scheduler(logger.child({ part: 'scheduler' }), config.timezone);
+    this.host = new PluginHost(logger.child({ part: 'plugins' }));
+  }
+
+  static async start(opts: KernelOptions): Promise<Kernel> {
+    const { config, logger } = opts;
+    const clock = opts.clock ?? systemClock;
+    const dataDir = path.resolve(opts.cwd ?? process.cwd(), config.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const store =
+      opts.store ??
+      (await openStore({
+        kind: config.store.kind,
+        dataDir,
+        sqliteFile: config.store.sqliteFile,
+        redisUrl: config.redis.url,
+        keyPrefix: config.redis.keyPrefix,
+        onError: (err) => logger.warn({ err }, 'store error'),
+      }));
+    let audit: AuditLog;
+    try {
+      audit = await AuditLog.open(path.join(dataDir, config.audit.file), { clock });
+    } catch (e) {
+      if (!opts.store) await store.close();
+      throw e;
+    }
+    const halt = new HaltState(store.namespace('halt'), {
+      clock,
+      onListenerError: (err) => logger.error({ err }, 'halt listener failed'),
+    });
+    const kernel = new Kernel(config, logger, clock, store, audit, halt, dataDir, !opts.store);
+    try {
+      await kernel.boot(opts);
+    } catch (e) {
+      await kernel.stop();
+      throw e;
+    }
+    return kernel;
+  }
+
+  get dispatcher(): Dispatcher {
+    if (!this.dispatcherRef) throw new Error('kernel is not started');
+    return this.dispatcherRef;
+  }
+
+  /** The entry point for adapters: a reply to render, or null when there is nothing to say. */
+  handle(msg: IncomingMessage): Promise<Reply | null> {
+    return this.dispatcher.handle(msg);
+  }
+
+  info(): KernelInfo {
+    return {
+      version: packageVersion(),
+      instance: this.config.instance,
+      startedAt: this.startedAt,
+      storeKind: this.store.kind,
+      storeDescription: this.store.describe(),
+      plugins: () => this.host.list(),
+      halt: (): Promise<HaltStatus> => this.halt.status(),
+    };
+  }
+
+  /** Stop intake, finish in-flight commands, tear plugins down in reverse, flush the audit log. Idempotent. */
+  stop(opts: { drainMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(opts.drainMs ?? 10_000);
+    return this.stopping;
+  }
+
+  private async shutdown(drainMs: number): Promise<void> {
+    const log = this.logger;
+    if (this.dispatcherRef) await this.dispatcherRef.drain(drainMs);
+    await this.events.emit('kernel.stopping', {});
+    await this.scheduler.stop();
+    await this.host.teardownAll();
+    try {
+      this.audit.append({ kind: 'kernel', event: 'stopped', instance: this.config.instance });
+      await this.audit.close();
+    } catch (err) {
+      log.error({ err }, 'audit log close failed');
+    }
+    if (this.ownsStore) await this.store.close();
+    log.info('deskbot stopped');
+  }
+
+  private async boot(opts: KernelOptions): Promise<void> {
+    const { config } = this;
+    const pending = new PendingActions(this.store.namespace('pending'), this.clock);
+    const dedupe = new Dedupe(this.store.namespace('dedupe'), {
+      windowMs: config.dedupe.windowHours * 3_600_000,
+      clock: this.clock,
+    });
+    this.dispatcherRef = new Dispatcher({
+      registry: this.registry,
+      permissions: this.permissions,
+      audit: this.audit,
+      dedupe,
+      pending,
+      logger: this.logger.child({ part: 'dispatch' }),
+      clock: this.clock,
+      confirmTimeoutMs: config.confirm.timeoutSeconds * 1000,
+      approvalTimeoutMs: config.confirm.approvalTimeoutSeconds * 1000,
+    });
+    for (const spec of builtinCommands({
+      registry: this.registry,
+      permissions: this.permissions,
+      dispatcher: () => this.dispatcher,
+      audit: this.audit,
+    })) {
+      this.registry.register('kernel', spec);
+    }
+    this.halt.onChange((s) => void this.events.emit('halt.changed', s));
+
+    const found = await this.findPlugins(opts);
+    const ordered = orderByNeeds(found);
+    await this.host.setupAll(ordered, config.plugins.settings, (p, cfg, hooks) => this.contextFor(p, cfg, hooks));
+    if (config.schedules.length > 0) {
+      this.logger.warn({ schedules: config.schedules.map((s) => s.name) }, 'config schedules need a plugin that provides their kind; none loaded yet');
+    }
+    this.scheduler.start();
+    const names = this.host.list().map((p) => p.name);
+    this.audit.append({ kind: 'kernel', event: 'started', instance: config.instance, version: packageVersion(), plugins: names, store: this.store.kind });
+    await this.events.emit('kernel.ready', { plugins: names });
+    this.logger.info({ plugins: names, store: this.store.describe(), dataDir: this.dataDir }, 'deskbot ready');
+  }
+
+  private async findPlugins(opts: KernelOptions): Promise<FoundPlugin[]> {
+    const found: FoundPlugin[] = (opts.plugins ?? []).map((manifest) => ({ manifest, from: 'embedded' }));
+    if (opts.discover === false) return found;
+    const disabled = new Set(this.config.plugins.disable);
+    for (const dir of this.config.plugins.dirs) {
+      const abs = path.isAbsolute(dir) ? dir : path.resolve(CODE_ROOT, dir);
+      for (const file of pluginFolders(abs)) found.push(await loadPluginModule(file, path.relative(CODE_ROOT, path.dirname(file)) || file));
+    }
+    for (const pkg of this.config.plugins.packages) found.push(await loadPluginModule(pkg, `package ${pkg}`));
+    return found.filter((p) => !disabled.has(p.manifest.name));
+  }
+
+  private contextFor(
+    p: FoundPlugin,
+    config: unknown,
+    hooks: { onClose(fn: () => void | Promise<void>): void; provide(name: string, service: unknown): void; use(name: string): unknown },
+  ): PluginContext<unknown> {
+    const name = p.manifest.name;
+    const info = this.info();
+    return {
+      name,
+      config,
+      log: this.logger.child({ plugin: name }),
+      store: this.store.namespace(`plugin.${name}`),
+      clock: this.clock,
+      kernel: info,
+      command: (spec) => {
+        this.registry.register(name, spec as unknown as CommandSpec<ArgShape>);
+      },
+      schedule: (spec) => {
+        this.scheduler.add(name, spec);
+      },
+      provide: <K extends keyof Services>(service: K, impl: Services[K]) => hooks.provide(String(service), impl),
+      use: <K extends keyof Services>(service: K) => hooks.use(String(service)) as Services[K],
+      on: (event, fn) => {
+        hooks.onClose(this.events.on(event, fn));
+      },
+      emit: (event, payload) => this.events.emit(event, payload),
+      audit: (event) => {
+        this.audit.append({ ...event, plugin: name });
+      },
+      onClose: (fn) => hooks.onClose(fn),
+    };
+  }
+}
+
+let version: string | undefined;
+/** deskbot's version from package.json (read once) */
+export function packageVersion(): string {
+  if (version !== undefined) return version;
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) {
+      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      version = typeof parsed === 'object' && parsed !== null && 'version' in parsed ? String(parsed.version) : '0.0.0';
+      return version;
+    }
+    if (path.dirname(dir) === dir) return (version = '0.0.0');
+  }
+}

@@ -1,0 +1,69 @@
+import type Keyv from 'keyv';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { ArgShape } from '../commands/args.js';
+import type { CommandSpec } from '../commands/command.js';
+import type { KernelEvents } from '../events.js';
+import type { HaltStatus } from '../halt.js';
+import type { ScheduleSpec } from '../scheduler.js';
+
+/**
+ * Services plugins provide to each other, by name. A plugin that provides one declares it:
+ *   declare module '../../src/kernel/index.js' { interface Services { market: MarketData } }
+ * and a plugin that uses it lists the provider in `needs`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface Services {}
+
+export interface KernelInfo {
+  version: string;
+  instance: string;
+  startedAt: number;
+  storeKind: string;
+  storeDescription: string;
+  plugins(): Array<{ name: string; version: string }>;
+  halt(): Promise<HaltStatus>;
+}
+
+/** What `setup` gets: everything a plugin may touch. Nothing else of the kernel is reachable. */
+export interface PluginContext<Config> {
+  readonly name: string;
+  /** this plugin's section of config (plugins.settings.<name>), validated by its schema */
+  readonly config: Config;
+  readonly log: Logger;
+  /** a store namespace of its own (SQLite or Redis, shared across instances in Redis mode) */
+  readonly store: Keyv;
+  readonly clock: Clock;
+  readonly kernel: KernelInfo;
+  command<A extends ArgShape>(spec: CommandSpec<A>): void;
+  schedule(spec: ScheduleSpec): void;
+  /** publish a service for the plugins that list this one in `needs` */
+  provide<K extends keyof Services>(name: K, service: Services[K]): void;
+  /** a service from a plugin named in `needs` */
+  use<K extends keyof Services>(name: K): Services[K];
+  on<K extends keyof KernelEvents>(event: K, fn: (payload: KernelEvents[K]) => void | Promise<void>): void;
+  emit<K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): Promise<void>;
+  /** one audit line, tagged with the plugin */
+  audit(event: { kind: string; [field: string]: unknown }): void;
+  /** runs on shutdown, in reverse order of registration, after the plugins set up later */
+  onClose(fn: () => void | Promise<void>): void;
+}
+
+export type Teardown = () => void | Promise<void>;
+
+export interface PluginManifest<S extends z.ZodType = z.ZodType> {
+  name: string;
+  version: string;
+  description?: string;
+  /** plugins that must be set up first (their services become usable) */
+  needs?: readonly string[];
+  /** schema of plugins.settings.<name>; the parsed value is ctx.config */
+  config?: S;
+  setup(ctx: PluginContext<z.output<S>>): void | Teardown | Promise<void | Teardown>;
+}
+
+/** Identity helper so the config type flows into `setup`. */
+export function definePlugin<S extends z.ZodType = z.ZodObject<Record<never, never>>>(manifest: PluginManifest<S>): PluginManifest<S> {
+  return manifest;
+}
