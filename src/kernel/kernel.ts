@@ -201,7 +201,11 @@ export class Kernel {
     const disabled = new Set(this.config.plugins.disable);
     for (const dir of this.config.plugins.dirs) {
       const abs = path.isAbsolute(dir) ? dir : path.resolve(CODE_ROOT, dir);
-      for (const file of pluginFolders(abs)) found.push(await loadPluginModule(file, path.relative(CODE_ROOT, path.dirname(file)) || file));
+      for (const file of pluginFolders(abs)) {
+        // a disabled folder is not even imported: operators disable a plugin because it misbehaves
+        if (disabled.has(path.basename(path.dirname(file)))) continue;
+        found.push(await loadPluginModule(file, path.relative(CODE_ROOT, path.dirname(file)) || file));
+      }
     }
     for (const pkg of this.config.plugins.packages) found.push(await loadPluginModule(pkg, `package ${pkg}`));
     return found.filter((p) => !disabled.has(p.manifest.name));

@@ -71,6 +71,8 @@ const QUANTITY = /^([+-]?[\d.,_]+)\s*(%|[a-zA-Z][a-zA-Z0-9]{0,11})?$/;
 export function readQuantity(text: string): Quantity | undefined {
   const m = QUANTITY.exec(text.trim());
   if (!m || m[1] === undefined) return undefined;
+  // "1e9" is scientific notation, not one of unit "e9": refuse rather than guess
+  if (m[2] !== undefined && /^e\d+$/i.test(m[2])) return undefined;
   const value = readNumber(m[1]);
   if (value === undefined) return undefined;
   return { value, unit: m[2] === undefined ? null : m[2].toLowerCase() };

@@ -70,21 +70,29 @@ export function orderByNeeds(plugins: readonly FoundPlugin[]): FoundPlugin[] {
       if (!byName.has(need)) throw new Error(`plugin ${p.manifest.name} needs plugin ${need}, which is not loaded (missing or disabled)`);
     }
   }
+  // a cycle first, named, so the message says which plugins to untangle
   const done = new Set<string>();
   const visiting: string[] = [];
-  const out: FoundPlugin[] = [];
   const visit = (name: string): void => {
     if (done.has(name)) return;
     const at = visiting.indexOf(name);
     if (at >= 0) throw new Error(`plugins need each other in a cycle: ${[...visiting.slice(at), name].join(' → ')}`);
     visiting.push(name);
-    const p = byName.get(name) as FoundPlugin;
-    for (const need of [...(p.manifest.needs ?? [])].sort()) visit(need);
+    for (const need of [...((byName.get(name) as FoundPlugin).manifest.needs ?? [])].sort()) visit(need);
     visiting.pop();
     done.add(name);
-    out.push(p);
   };
   for (const name of [...byName.keys()].sort()) visit(name);
+
+  // then Kahn's algorithm, always taking the alphabetically first plugin that is ready
+  const waitingOn = new Map([...byName].map(([name, p]) => [name, new Set(p.manifest.needs ?? [])]));
+  const out: FoundPlugin[] = [];
+  while (waitingOn.size > 0) {
+    const ready = [...waitingOn].filter(([, needs]) => needs.size === 0).map(([name]) => name).sort()[0] as string;
+    waitingOn.delete(ready);
+    for (const needs of waitingOn.values()) needs.delete(ready);
+    out.push(byName.get(ready) as FoundPlugin);
+  }
   return out;
 }
 
