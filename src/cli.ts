@@ -1,11 +1,12 @@
 #!/usr/bin/env node
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { ConsoleAdapter } from './adapters/console/console-adapter.js';
 import { verifyAuditLog } from './kernel/audit.js';
 import { describeConfig, loadConfig } from './kernel/config/load.js';
 import type { DeskbotConfig } from './kernel/config/schema.js';
-import { Kernel, packageVersion } from './kernel/kernel.js';
+import { HEARTBEAT_FILE, HOUSEKEEPING_MS, Kernel, packageVersion } from './kernel/kernel.js';
 import { createLogger } from './kernel/logger.js';
 
 const USAGE = `deskbot ${packageVersion()} — a chat-ops trading desk
@@ -15,6 +16,7 @@ usage: deskbot <command>
   start               run the desk (terminal chat when console.enabled; adapters from env tokens)
   check-config        validate the config and print it with secrets masked
   audit verify [file] check the audit log's hash chain (default: <dataDir>/audit.jsonl)
+  health              exit 0 when a running desk's heartbeat is fresh (container healthcheck)
   version             print the version
 
 environment: DESKBOT_CONFIG (config file), DESKBOT_DATA_DIR, DESKBOT_AS (terminal person),
@@ -32,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'verify') return auditVerify(rest[1]);
       process.stderr.write('usage: deskbot audit verify [file]\n');
       return 2;
+    case 'health':
+      return health();
     case 'version':
     case '--version':
       process.stdout.write(`${packageVersion()}\n`);
@@ -78,6 +82,26 @@ async function auditVerify(file: string | undefined): Promise<number> {
   }
   process.stdout.write(`FAILED: ${target}: line ${r.firstBadLine}: ${r.problem}\n`);
   return 1;
+}
+
+/** Alive = the kernel touched its heartbeat file within three housekeeping rounds. */
+function health(): number {
+  const c = config();
+  if (!c) return 1;
+  const file = path.resolve(c.config.dataDir, HEARTBEAT_FILE);
+  let age: number;
+  try {
+    age = Date.now() - statSync(file).mtimeMs;
+  } catch {
+    process.stdout.write(`unhealthy: no heartbeat at ${file} (is deskbot running?)\n`);
+    return 1;
+  }
+  if (age > 3 * HOUSEKEEPING_MS) {
+    process.stdout.write(`unhealthy: last heartbeat ${Math.round(age / 1000)} s ago\n`);
+    return 1;
+  }
+  process.stdout.write(`ok: heartbeat ${Math.round(age / 1000)} s ago\n`);
+  return 0;
 }
 
 async function start(): Promise<number> {

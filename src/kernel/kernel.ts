@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -24,6 +24,10 @@ import { Scheduler } from './scheduler.js';
 import { openStore, type KernelStore } from './store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** how often the kernel flushes the audit log to disk and touches the heartbeat file */
+export const HOUSEKEEPING_MS = 5_000;
+/** `deskbot health` (the container healthcheck) reads this file's age */
+export const HEARTBEAT_FILE = 'heartbeat';
 /** where src/ and plugins/ live: the repo root under tsx, dist/ when compiled */
 export const CODE_ROOT = path.resolve(here, '..', '..');
 
@@ -56,6 +60,7 @@ export class Kernel {
   private readonly host: PluginHost;
   private dispatcherRef: Dispatcher | undefined;
   private stopping: Promise<void> | undefined;
+  private housekeeping: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly config: DeskbotConfig,
@@ -140,6 +145,7 @@ export class Kernel {
 
   private async shutdown(drainMs: number): Promise<void> {
     const log = this.logger;
+    clearInterval(this.housekeeping);
     if (this.dispatcherRef) await this.dispatcherRef.drain(drainMs);
     await this.events.emit('kernel.stopping', {});
     await this.scheduler.stop();
@@ -151,6 +157,7 @@ export class Kernel {
       log.error({ err }, 'audit log close failed');
     }
     if (this.ownsStore) await this.store.close();
+    rmSync(path.join(this.dataDir, HEARTBEAT_FILE), { force: true });
     log.info('deskbot stopped');
   }
 
@@ -191,8 +198,20 @@ export class Kernel {
     this.scheduler.start();
     const names = this.host.list().map((p) => p.name);
     this.audit.append({ kind: 'kernel', event: 'started', instance: config.instance, version: packageVersion(), plugins: names, store: this.store.kind });
+    this.beat();
+    this.housekeeping = setInterval(() => this.beat(), HOUSEKEEPING_MS).unref();
     await this.events.emit('kernel.ready', { plugins: names });
     this.logger.info({ plugins: names, store: this.store.describe(), dataDir: this.dataDir }, 'deskbot ready');
+  }
+
+  /** Audit lines reach the disk (and its head file) within HOUSEKEEPING_MS; the heartbeat says we are alive. */
+  private beat(): void {
+    this.audit.flush().catch((err: unknown) => this.logger.error({ err }, 'audit flush failed'));
+    try {
+      writeFileSync(path.join(this.dataDir, HEARTBEAT_FILE), `${new Date(this.clock.now()).toISOString()} ${process.pid}\n`);
+    } catch (err) {
+      this.logger.warn({ err }, 'heartbeat write failed');
+    }
   }
 
   private async findPlugins(opts: KernelOptions): Promise<FoundPlugin[]> {

@@ -140,6 +140,8 @@ describe('docker/Dockerfile', () => {
   it('has a HEALTHCHECK and starts `node dist/src/cli.js start`', () => {
     const health = finalStage.find((i) => i.op === 'HEALTHCHECK');
     expect(health?.args).toMatch(/\bCMD\b/);
+    // liveness from the kernel's heartbeat, not just a config check
+    expect(words(health?.args.replace(/^.*?CMD\s*/s, '') ?? '[]')).toEqual(['node', 'dist/src/cli.js', 'health']);
     const entrypoint = words(finalStage.filter((i) => i.op === 'ENTRYPOINT').at(-1)?.args ?? '[]');
     const cmd = words(finalStage.filter((i) => i.op === 'CMD').at(-1)?.args ?? '[]');
     expect([...entrypoint, ...cmd]).toEqual(['node', 'dist/src/cli.js', 'start']);
@@ -215,7 +217,7 @@ describe('docker/compose.yaml', () => {
     expect(dataVolume).toBeDefined();
     expect(Object.keys(compose.volumes ?? {})).toContain(dataVolume?.split(':')[0]);
     expect(bot?.depends_on?.redis?.condition).toBe('service_healthy');
-    expect(bot?.healthcheck?.test).toBeDefined();
+    expect(bot?.healthcheck?.test).toEqual(['CMD', 'node', 'dist/src/cli.js', 'health']);
   });
 
   it('runs redis 7 with append-only persistence, a volume and a ping healthcheck', () => {
