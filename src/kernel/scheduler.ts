@@ -133,7 +133,8 @@ export class Scheduler {
       cron: job.spec.cron,
       timezone: job.timezone,
       paused: job.paused,
-      next: job.paused ? null : job.task.getNextRun(),
+      // getNextRun() is null until a task starts; getNextRuns works on a stopped one too
+      next: job.paused ? null : (job.task.getNextRuns(1)[0] ?? null),
     };
   }
 }
