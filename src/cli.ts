@@ -75,7 +75,14 @@ async function auditVerify(file: string | undefined): Promise<number> {
     if (!c) return 1;
     target = path.resolve(c.config.dataDir, c.config.audit.file);
   }
-  const r = await verifyAuditLog(target);
+  let r: Awaited<ReturnType<typeof verifyAuditLog>>;
+  try {
+    r = await verifyAuditLog(target);
+  } catch (e) {
+    const why = e instanceof Error && 'code' in e && e.code === 'ENOENT' ? 'no audit log there yet' : e instanceof Error ? e.message : String(e);
+    process.stdout.write(`FAILED: ${target}: ${why}\n`);
+    return 1;
+  }
   if (r.ok) {
     process.stdout.write(`ok: ${target}: ${r.lines} lines, chain intact, head ${r.head.slice(0, 16)}…\n`);
     return 0;

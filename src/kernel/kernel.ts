@@ -20,6 +20,7 @@ import { loadPluginModule, orderByNeeds, pluginFolders, type FoundPlugin } from 
 import { PluginHost } from './plugins/host.js';
 import type { KernelInfo, PluginContext, PluginManifest, Services } from './plugins/plugin.js';
 import type { Reply } from './reply.js';
+import { storeRunCoordinator } from './run-coordinator.js';
 import { Scheduler } from './scheduler.js';
 import { openStore, type KernelStore } from './store.js';
 
@@ -75,7 +76,9 @@ export class Kernel {
     this.startedAt = clock.now();
     this.events = new EventBus(logger);
     this.permissions = new Permissions(config);
-    this.scheduler = new Scheduler(logger.child({ part: 'scheduler' }), config.timezone);
+    // with a shared store each schedule fires on one instance only
+    const coordinator = store.kind === 'redis' ? storeRunCoordinator(store.namespace('cron'), config.instance) : undefined;
+    this.scheduler = new Scheduler(logger.child({ part: 'scheduler' }), config.timezone, coordinator);
     this.host = new PluginHost(logger.child({ part: 'plugins' }));
   }
 
@@ -96,7 +99,7 @@ export class Kernel {
       }));
     let audit: AuditLog;
     try {
-      audit = await AuditLog.open(path.join(dataDir, config.audit.file), { clock });
+      audit = await AuditLog.open(path.resolve(dataDir, config.audit.file), { clock });
     } catch (e) {
       if (!opts.store) await store.close();
       throw e;
