@@ -259,3 +259,13 @@ describe('channel rules through dispatch', () => {
     expect(inDesk).toContain('Confirm /buy');
   });
 });
+
+describe('kernel faults', () => {
+  it('a store failure during dedupe is refused with a message, and nothing runs', async () => {
+    await open();
+    await desk.kernel.store.close();
+    const out = await desk.say('tom', '/buy btc 1usdt');
+    expect(out).toBe('✗ deskbot could not handle that right now (internal error); nothing was done. The operator has the details.');
+    expect(ran).toEqual([]);
+  });
+});

@@ -58,7 +58,11 @@ export class Dispatcher {
   /** The reply to send, or null when there is nothing to say (a redelivered message, an empty line). */
   handle(msg: IncomingMessage): Promise<Reply | null> {
     if (!this.accepting) return Promise.resolve(reply.error('deskbot is shutting down; try again in a moment.'));
-    const p = this.run(msg);
+    const p = this.run(msg).catch((err: unknown) => {
+      // the kernel itself failed (store down, audit unwritable): refuse, never half-handle
+      this.d.logger.error({ err, platform: msg.platform, msg: msg.id }, 'dispatch failed');
+      return reply.error('deskbot could not handle that right now (internal error); nothing was done. The operator has the details.');
+    });
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
     return p;
