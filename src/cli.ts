@@ -123,24 +123,22 @@ async function start(): Promise<number> {
     secrets: c.secrets.secrets.values(),
   });
 
-  let kernel: Kernel;
-  try {
-    kernel = await Kernel.start({ config: cfg, secrets: c.secrets.secrets, logger });
-  } catch (e) {
-    // one line for the operator: which plugin / field / file, not a stack
-    process.stderr.write(`deskbot: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
-    logger.debug({ err: e }, 'start-up failed');
-    return 1;
-  }
-
+  // Signal handlers go in before start-up, so a SIGTERM at any moment (docker stop right after
+  // start) still shuts down cleanly: stop waits for the start to finish, then stops the kernel.
+  const starting = Kernel.start({ config: cfg, secrets: c.secrets.secrets, logger });
   let consoleDesk: ConsoleAdapter | undefined;
   let signals = 0;
   let stopping: Promise<void> | undefined;
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
+      const k = await starting.catch(() => undefined);
+      if (!k) {
+        process.exitCode = 1; // start-up failed; its error line is written by start()
+        return;
+      }
       logger.info({ why }, 'shutting down');
       consoleDesk?.close();
-      await kernel.stop();
+      await k.stop();
     })();
     return stopping;
   };
@@ -151,10 +149,25 @@ async function start(): Promise<number> {
       process.stderr.write(`deskbot: ${sig} again, exiting without waiting\n`);
       process.exit(130);
     }
-    void stop(sig).then(() => process.exit(0));
+    void stop(sig).then(() => process.exit(process.exitCode ?? 0));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  let kernel: Kernel;
+  try {
+    kernel = await starting;
+  } catch (e) {
+    // one line for the operator: which plugin / field / file, not a stack
+    process.stderr.write(`deskbot: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
+    logger.debug({ err: e }, 'start-up failed');
+    return 1;
+  }
+  if (stopping) {
+    // a signal arrived during start-up: its handler finishes the shutdown and exits
+    await stopping;
+    return 0;
+  }
 
   if (cfg.console.enabled) {
     const person = cfg.people[cfg.console.as];
