@@ -11,7 +11,7 @@ import type { CommandSpec } from './commands/command.js';
 import { Dispatcher, type IncomingMessage } from './commands/dispatcher.js';
 import { PendingActions } from './commands/pending.js';
 import { CommandRegistry } from './commands/registry.js';
-import type { DeskbotConfig } from './config/schema.js';
+import { effectiveStoreKind, type DeskbotConfig } from './config/schema.js';
 import type { Secrets } from './config/secrets.js';
 import { Dedupe } from './dedupe.js';
 import { EventBus } from './events.js';
@@ -90,7 +90,7 @@ export class Kernel {
     const store =
       opts.store ??
       (await openStore({
-        kind: config.store.kind,
+        kind: effectiveStoreKind(config),
         dataDir,
         sqliteFile: config.store.sqliteFile,
         redisUrl: config.redis.url,

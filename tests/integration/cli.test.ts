@@ -264,7 +264,7 @@ describe('deskbot check-config', { timeout: TEST_TIMEOUT }, () => {
       instance: 'deskbot-local',
       dataDir,
       log: { level: 'warn' },
-      store: { kind: 'sqlite' },
+      store: { kind: 'auto (sqlite)' },
       redis: { url: null },
       console: { enabled: true, as: 'operator' },
     });
@@ -283,7 +283,7 @@ describe('deskbot check-config', { timeout: TEST_TIMEOUT }, () => {
   it.each([
     ['a wrong type', 'windowHours: 24 ', 'windowHours: lots ', 'dedupe.windowHours'],
     ['a misspelt key', 'windowHours: 24 ', 'windowHour: 24 ', 'dedupe.windowHour'],
-    ['a bad enum value', 'kind: sqlite ', 'kind: postgres ', 'store.kind'],
+    ['a bad enum value', 'kind: auto ', 'kind: postgres ', 'store.kind'],
   ])('a config file with %s: exit 1 and one line naming the file and the field', async (_what, from, to, field) => {
     const dir = freshDir('deskbot-badcfg-');
     const file = path.join(dir, 'bad.yaml');
@@ -313,11 +313,15 @@ describe('secrets never reach the terminal or the logs', { timeout: TEST_TIMEOUT
   it('a desk at debug level with secrets in env never prints a secret value', async () => {
     const dataDir = freshDir();
     const redisPassword = 'hunter2-redis-pass';
+    // an explicit sqlite store, so REDIS_URL is set but never connected to
+    const cfg = path.join(dataDir, 'sqlite.yaml');
+    writeFileSync(cfg, DEFAULT_YAML.replace('kind: auto ', 'kind: sqlite '));
     const r = await runCli(['start'], {
       input: '/help\n/whoami\n/status\n/audit 50\n/nonsense\n/help status\n',
       env: deskEnv(dataDir, {
         ...SECRETS,
-        // a password inside REDIS_URL is a secret too (the sqlite store never connects to it)
+        DESKBOT_CONFIG: cfg,
+        // a password inside REDIS_URL is a secret too
         REDIS_URL: `redis://:${redisPassword}@127.0.0.1:6379/0`,
         DESKBOT_LOG_LEVEL: 'debug',
       }),
@@ -336,8 +340,8 @@ describe('secrets never reach the terminal or the logs', { timeout: TEST_TIMEOUT
   it('a start-up failure that involves a secret (unreachable Redis with a password) masks it', async () => {
     const dataDir = freshDir();
     const cfg = path.join(dataDir, 'redis.yaml');
-    expect(DEFAULT_YAML).toContain('kind: sqlite ');
-    writeFileSync(cfg, DEFAULT_YAML.replace('kind: sqlite ', 'kind: redis '));
+    expect(DEFAULT_YAML).toContain('kind: auto ');
+    writeFileSync(cfg, DEFAULT_YAML.replace('kind: auto ', 'kind: redis '));
     const port = await closedPort();
     const password = 'hunter2-redis-pass';
     const r = await runCli(['start'], {

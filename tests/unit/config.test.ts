@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { defaultConfigPath, describeConfig, loadConfig, type ConfigResult } from '../../src/kernel/config/load.js';
+import { effectiveStoreKind } from '../../src/kernel/config/schema.js';
 import { exchangeSecretEnv, looksLikeSecretKey, readSecrets, SECRET_ENV_DOCS } from '../../src/kernel/config/secrets.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -50,7 +51,7 @@ describe('loadConfig: the embedded default', () => {
     if (!fromRepo.ok) return;
     expect(fromRepo.source).toBe('config/default.yaml');
     expect(fromRepo.config.instance).toBe('deskbot-local');
-    expect(fromRepo.config.store.kind).toBe('sqlite');
+    expect(fromRepo.config.store.kind).toBe('auto');
     expect(fromRepo.config.console.as).toBe('operator');
     expect(fromRepo.config.roles.admin).toEqual(['*']);
 
@@ -98,7 +99,7 @@ describe('loadConfig: one line per problem', () => {
 
   it('a bad enum value lists the allowed ones', () => {
     expect(errorOf(loadYaml(`${MINIMAL}store: { kind: postgres }\n`))).toBe(
-      'config/x.yaml: store.kind: expected one of "sqlite", "redis", "memory", got "postgres"',
+      'config/x.yaml: store.kind: expected one of "auto", "sqlite", "redis", "memory", got "postgres"',
     );
   });
 
@@ -210,7 +211,9 @@ log: { level: info }
     if (!r.ok) return;
     expect(r.config.dataDir).toBe('/var/lib/deskbot');
     expect(r.config.redis.url).toBe('redis://redis:6379');
-    expect(r.config.store.kind).toBe('sqlite');
+    // auto: a Redis URL in the environment means the Redis store
+    expect(r.config.store.kind).toBe('auto');
+    expect(effectiveStoreKind(r.config)).toBe('redis');
     expect(r.config.log.level).toBe('debug');
     expect(r.config.console.as).toBe('bob');
   });
@@ -282,5 +285,15 @@ describe('secrets', () => {
       expect(looksLikeSecretKey(key), key).toBe(true);
     }
     for (const key of ['maxTokens', 'tokenLimit', 'level', 'keyPrefix', 'url']) expect(looksLikeSecretKey(key), key).toBe(false);
+  });
+});
+
+describe('store kind auto', () => {
+  it('runs on Redis when a Redis URL is set, else on SQLite', () => {
+    const plain = loadConfig({ env: {}, cwd: process.cwd() });
+    const redis = loadConfig({ env: { REDIS_URL: 'redis://127.0.0.1:6390' }, cwd: process.cwd() });
+    expect(plain.ok && plain.config.store.kind).toBe('auto');
+    expect(plain.ok && effectiveStoreKind(plain.config)).toBe('sqlite');
+    expect(redis.ok && effectiveStoreKind(redis.config)).toBe('redis');
   });
 });

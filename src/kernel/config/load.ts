@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
-import { configSchema, type DeskbotConfig } from './schema.js';
+import { configSchema, effectiveStoreKind, type DeskbotConfig } from './schema.js';
 import {
   FIXED_SECRET_ENVS,
   looksLikeSecretKey,
@@ -384,7 +384,9 @@ export function describeConfig(config: DeskbotConfig, secrets: Secrets): string 
   for (const name of exchangeNames) status[name] = 'set (****)';
   if (exchangeNames.length === 0) status['EXCHANGE_<ID>_API_KEY/_SECRET/_PASSWORD'] = 'none set';
 
-  const text = stringify({ ...shown, secrets: status }, { lineWidth: 0 });
+  // show what `auto` resolves to, since that is what the desk will run on
+  const kind = shown.store.kind === 'auto' ? `auto (${effectiveStoreKind(config)})` : shown.store.kind;
+  const text = stringify({ ...shown, store: { ...shown.store, kind }, secrets: status }, { lineWidth: 0 });
   // Belt and braces: a secret value that reached the config some other way is still masked.
   return scrubber(secrets)(text);
 }

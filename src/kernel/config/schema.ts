@@ -64,12 +64,15 @@ export const configSchema = z
       .default({ level: 'info', destination: 'stderr', pretty: 'auto' }),
     store: z
       .object({
-        /** sqlite: embedded file in dataDir; redis: shared across instances (needs REDIS_URL or redis.url) */
-        kind: z.enum(['sqlite', 'redis', 'memory']).default('sqlite'),
+        /**
+         * auto: redis when a Redis URL is set (REDIS_URL or redis.url), else sqlite.
+         * sqlite: embedded file in dataDir; redis: shared across instances; memory: tests.
+         */
+        kind: z.enum(['auto', 'sqlite', 'redis', 'memory']).default('auto'),
         sqliteFile: z.string().min(1).default('deskbot.sqlite'),
       })
       .strict()
-      .default({ kind: 'sqlite', sqliteFile: 'deskbot.sqlite' }),
+      .default({ kind: 'auto', sqliteFile: 'deskbot.sqlite' }),
     redis: z
       .object({
         /** redis://host:port/db without a password; a password goes in REDIS_URL */
@@ -132,3 +135,9 @@ export type DeskbotConfig = z.output<typeof configSchema>;
 export type PersonConfig = z.output<typeof personSchema>;
 export type ChannelRule = z.output<typeof channelRuleSchema>;
 export type ScheduleConfig = z.output<typeof scheduleConfigSchema>;
+
+/** The store a config runs on: `auto` means Redis when a Redis URL is set, else SQLite. */
+export function effectiveStoreKind(config: Pick<DeskbotConfig, 'store' | 'redis'>): 'sqlite' | 'redis' | 'memory' {
+  if (config.store.kind !== 'auto') return config.store.kind;
+  return config.redis.url !== null ? 'redis' : 'sqlite';
+}
