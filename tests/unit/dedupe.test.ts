@@ -1,38 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Keyv from 'keyv';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Dedupe } from '../../src/kernel/dedupe.js';
-import { openStore, type KernelStore, type StoreKind } from '../../src/kernel/store.js';
-import { requireRedisUrl } from '../setup/redis-url.js';
+import { openStore } from '../../src/kernel/store.js';
+import { storeFixtures } from '../helpers/stores.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'deskbot-dedupe-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function open(kind: StoreKind, over: { dataDir?: string; keyPrefix?: string } = {}): Promise<KernelStore> {
-  const store = await openStore({
-    kind,
-    dataDir: over.dataDir ?? tempDir(),
-    sqliteFile: 'deskbot.sqlite',
-    redisUrl: kind === 'redis' ? requireRedisUrl() : null,
-    keyPrefix: over.keyPrefix ?? `test-${randomUUID()}`,
-  });
-  cleanups.push(() => store.close());
-  return store;
-}
+const { tempDir, open } = storeFixtures('dedupe');
 
 function fakeClock(start = 1_700_000_000_000): { now(): number; advance(ms: number): void } {
   let t = start;

@@ -1,37 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Keyv from 'keyv';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HaltState, UNREADABLE_REASON, type HaltStatus } from '../../src/kernel/halt.js';
-import { openStore, type KernelStore, type StoreKind } from '../../src/kernel/store.js';
-import { requireRedisUrl } from '../setup/redis-url.js';
+import { openStore } from '../../src/kernel/store.js';
+import { storeFixtures } from '../helpers/stores.js';
 
 const T0 = Date.parse('2025-03-01T12:00:00.000Z');
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'deskbot-halt-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function open(kind: StoreKind, over: { dataDir?: string; keyPrefix?: string } = {}): Promise<KernelStore> {
-  const store = await openStore({
-    kind,
-    dataDir: over.dataDir ?? tempDir(),
-    sqliteFile: 'deskbot.sqlite',
-    redisUrl: kind === 'redis' ? requireRedisUrl() : null,
-    keyPrefix: over.keyPrefix ?? `test-${randomUUID()}`,
-  });
-  cleanups.push(() => store.close());
-  return store;
-}
+const { tempDir, open } = storeFixtures('halt');
 
 function clockAt(t: number): { now(): number; set(v: number): void } {
   let now = t;

@@ -1,38 +1,16 @@
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@keyv/redis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openStore, redactRedisUrl, setIfAbsent, type KernelStore, type StoreKind } from '../../src/kernel/store.js';
+import { describe, expect, it } from 'vitest';
+import { openStore, redactRedisUrl, setIfAbsent, type StoreKind } from '../../src/kernel/store.js';
 import { requireRedisUrl } from '../setup/redis-url.js';
+import { storeFixtures } from '../helpers/stores.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'deskbot-store-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function open(kind: StoreKind, over: { dataDir?: string; keyPrefix?: string; redisUrl?: string } = {}): Promise<KernelStore> {
-  const store = await openStore({
-    kind,
-    dataDir: over.dataDir ?? tempDir(),
-    sqliteFile: 'deskbot.sqlite',
-    redisUrl: kind === 'redis' ? (over.redisUrl ?? requireRedisUrl()) : null,
-    // a fresh prefix per test keeps tests apart on a shared Redis without FLUSHDB
-    keyPrefix: over.keyPrefix ?? `test-${randomUUID()}`,
-  });
-  cleanups.push(() => store.close());
-  return store;
-}
+const { tempDir, open, cleanups } = storeFixtures('store');
 
 /** a port nothing listens on */
 async function deadPort(): Promise<number> {
