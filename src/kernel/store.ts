@@ -256,6 +256,10 @@ async function openSqlite(opts: OpenStoreOptions): Promise<KernelStore> {
     `sqlite (${file})`,
     (name) => {
       const adapter = newAdapter();
+      // synchronous=NORMAL is per connection: in WAL mode it cannot corrupt the file, and a power
+      // cut loses at most the last commits instead of paying an fsync on every write (dedupe ids
+      // are written per message). Errors surface on the connection's next query anyway.
+      adapter.query('PRAGMA synchronous=NORMAL').catch(() => undefined);
       adapters.set(name, adapter);
       // Keyv prefixes keys with "name:" and sets adapter.namespace, which scopes clear() to that prefix.
       return new Keyv({ store: adapter, namespace: name, throwOnErrors: true });
