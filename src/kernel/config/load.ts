@@ -45,6 +45,8 @@ const ENV_OVERRIDES: readonly { env: string; path: readonly string[] }[] = [
   { env: 'REDIS_URL', path: ['redis', 'url'] },
   { env: 'DESKBOT_LOG_LEVEL', path: ['log', 'level'] },
   { env: 'DESKBOT_AS', path: ['console', 'as'] },
+  { env: 'DESKBOT_MARKET_DIR', path: ['market', 'dir'] },
+  { env: 'DESKBOT_REPLAY_TIME', path: ['market', 'replayTime'] },
 ];
 
 export function loadConfig(opts: LoadConfigOptions): ConfigResult {

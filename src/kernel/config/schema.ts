@@ -47,6 +47,51 @@ export const scheduleConfigSchema = z
   })
   .strict();
 
+const exchangeId = z.string().regex(/^[a-z][a-z0-9]*$/, 'a ccxt exchange id like "binance"');
+
+export const marketConfigSchema = z
+  .object({
+    /** auto: replay when a recorded-data dir is set (DESKBOT_MARKET_DIR or market.dir), else live */
+    source: z.enum(['auto', 'live', 'replay']).default('auto'),
+    /** recorded candles (<exchange>_<BASE>-<QUOTE>_<tf>.csv) and trades/ for replay and downloads */
+    dir: z.string().min(1).nullable().default(null),
+    /** replay: "now" as an ISO time; default the last recorded candle */
+    replayTime: z.iso.datetime({ offset: true }).nullable().default(null),
+    exchanges: z.array(exchangeId).min(1).default(['binance', 'kraken']),
+    /** exchange used when a command names none */
+    defaultExchange: exchangeId.default('binance'),
+    /** quote currency for a bare symbol ("btc" → BTC/USDT), per exchange */
+    quotes: z.record(exchangeId, z.string().regex(/^[A-Z0-9]+$/)).default({ binance: 'USDT', kraken: 'USD' }),
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    retries: z.number().int().min(0).max(10).default(3),
+    breaker: z
+      .object({
+        /** consecutive failures that open an exchange's circuit */
+        failures: z.number().int().min(1).max(100).default(5),
+        /** how long it stays open before one trial request */
+        cooldownMs: z.number().int().min(100).max(3_600_000).default(30_000),
+      })
+      .strict()
+      .default({ failures: 5, cooldownMs: 30_000 }),
+    /** read-through cache TTLs in the kernel store (shared in Redis mode) */
+    cacheTtlMs: z
+      .object({
+        markets: z.number().int().min(0).default(3_600_000),
+        ticker: z.number().int().min(0).default(5_000),
+        candles: z.number().int().min(0).default(30_000),
+        orderBook: z.number().int().min(0).default(2_000),
+        trades: z.number().int().min(0).default(5_000),
+      })
+      .strict()
+      .default({ markets: 3_600_000, ticker: 5_000, candles: 30_000, orderBook: 2_000, trades: 5_000 }),
+    /** per-exchange API base URL override (tests point ccxt at the fake exchange) */
+    urls: z.record(exchangeId, z.string().url()).default({}),
+  })
+  .strict()
+  .refine((m) => m.exchanges.includes(m.defaultExchange), { message: 'defaultExchange must be one of exchanges', path: ['defaultExchange'] });
+
+export type MarketConfig = z.output<typeof marketConfigSchema>;
+
 export const configSchema = z
   .object({
     instance: z.string().min(1).default('deskbot'),
@@ -128,6 +173,7 @@ export const configSchema = z
       .strict()
       .default({ dirs: ['plugins'], packages: [], disable: [], settings: {} }),
     schedules: z.array(scheduleConfigSchema).default([]),
+    market: marketConfigSchema.default(marketConfigSchema.parse({})),
   })
   .strict();
 
