@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { ConsoleAdapter } from './adapters/console/console-adapter.js';
+import { DATA_DOWNLOAD_USAGE, runDataDownload } from './cli/data-download.js';
 import { verifyAuditLog } from './kernel/audit.js';
 import { describeConfig, loadConfig } from './kernel/config/load.js';
 import type { DeskbotConfig } from './kernel/config/schema.js';
@@ -17,6 +18,7 @@ usage: deskbot <command>
   check-config        validate the config and print it with secrets masked
   audit verify [file] check the audit log's hash chain (default: <dataDir>/audit.jsonl)
   health              exit 0 when a running desk's heartbeat is fresh (container healthcheck)
+  data download ...   candles from an exchange into the market dir as CSV (resumable, gate-checked)
   version             print the version
 
 environment: DESKBOT_CONFIG (config file), DESKBOT_DATA_DIR, DESKBOT_AS (terminal person),
@@ -36,6 +38,12 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     case 'health':
       return health();
+    case 'data':
+      if (rest[0] === 'download') {
+        return runDataDownload(rest.slice(1), { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr });
+      }
+      process.stderr.write(`${DATA_DOWNLOAD_USAGE}\n`);
+      return 2;
     case 'version':
     case '--version':
       process.stdout.write(`${packageVersion()}\n`);
@@ -178,7 +186,7 @@ async function start(): Promise<number> {
       output: process.stdout,
       interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
       userId,
-      imageDir: path.join(kernel.dataDir, 'images'),
+      imageDir: path.join(kernel.dataDir, 'out'),
     });
     await consoleDesk.run();
     // end of input (a script) or `exit`: the desk is done

@@ -1,6 +1,8 @@
 import type { Benchmark } from '../lib.js';
 import { auditAppend } from './audit-append.js';
 import { dispatch } from './dispatch.js';
+import { marketLive } from './market-live.js';
+import { replayLoad } from './replay-load.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run; `npm run bench -- <name>` picks one. */
-export const benchmarks: Benchmark[] = [dispatch, auditAppend];
+export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive];

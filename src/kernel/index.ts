@@ -17,3 +17,23 @@ export type { HaltStatus } from './halt.js';
 export type { ScheduleSpec } from './scheduler.js';
 export type { Clock } from './clock.js';
 export { UserError } from './errors.js';
+export { closest, editDistance } from './fuzzy.js';
+
+// Market data: the service on ctx.market, its types, errors and the integrity gate's helpers.
+export type { MarketData, CandlesRequest, MarketRequest } from '../market/service.js';
+export type { Candles, CheckedCandles, Gap, MarketInfo, OrderBook, Ticker, Trade, SourceKind } from '../market/types.js';
+export { sliceCandles } from '../market/types.js';
+export { contiguousWindow, describeGap, requireNoGaps } from '../market/integrity.js';
+export { timeframeMs, TIMEFRAMES } from '../market/timeframes.js';
+export {
+  BadDataError,
+  DataGapError,
+  ExchangeTimeoutError,
+  ExchangeUnavailableError,
+  MarketError,
+  NotEnoughDataError,
+  StaleDataError,
+  UnknownExchangeError,
+  UnknownSymbolError,
+} from '../market/errors.js';
+export { renderCandleChart } from '../market/chart/candle-chart.js';

@@ -22,6 +22,8 @@ import type { KernelInfo, PluginContext, PluginManifest, Services } from './plug
 import type { Reply } from './reply.js';
 import { storeRunCoordinator } from './run-coordinator.js';
 import { Scheduler } from './scheduler.js';
+import { openMarket } from '../market/open.js';
+import type { MarketData } from '../market/service.js';
 import { openStore, type KernelStore } from './store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,6 +47,8 @@ export interface KernelOptions {
   discover?: boolean;
   /** an already-open store (tests share one across kernels) */
   store?: KernelStore;
+  /** a market service to use instead of the configured one (tests) */
+  market?: MarketData;
 }
 
 /**
@@ -62,6 +66,8 @@ export class Kernel {
   private dispatcherRef: Dispatcher | undefined;
   private stopping: Promise<void> | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
+  private marketRef: MarketData | undefined;
+  private ownsMarket = false;
 
   private constructor(
     readonly config: DeskbotConfig,
@@ -118,6 +124,12 @@ export class Kernel {
     return kernel;
   }
 
+  /** prices, candles, books and trades for every plugin (live through ccxt, or recorded) */
+  get market(): MarketData {
+    if (!this.marketRef) throw new Error('kernel is not started');
+    return this.marketRef;
+  }
+
   get dispatcher(): Dispatcher {
     if (!this.dispatcherRef) throw new Error('kernel is not started');
     return this.dispatcherRef;
@@ -153,6 +165,7 @@ export class Kernel {
     await this.events.emit('kernel.stopping', {});
     await this.scheduler.stop();
     await this.host.teardownAll();
+    if (this.ownsMarket) await this.marketRef?.close().catch((err: unknown) => log.error({ err }, 'market close failed'));
     try {
       this.audit.append({ kind: 'kernel', event: 'stopped', instance: this.config.instance });
       await this.audit.close();
@@ -191,6 +204,16 @@ export class Kernel {
       this.registry.register('kernel', spec);
     }
     this.halt.onChange((s) => void this.events.emit('halt.changed', s));
+
+    this.ownsMarket = opts.market === undefined;
+    this.marketRef =
+      opts.market ??
+      (await openMarket(config.market, {
+        clock: this.clock,
+        logger: this.logger,
+        cache: this.store.namespace('market'),
+        cwd: opts.cwd ?? process.cwd(),
+      }));
 
     const found = await this.findPlugins(opts);
     const ordered = orderByNeeds(found);
@@ -247,6 +270,7 @@ export class Kernel {
       store: this.store.namespace(`plugin.${name}`),
       clock: this.clock,
       kernel: info,
+      market: this.market,
       command: (spec) => {
         this.registry.register(name, spec as unknown as CommandSpec<ArgShape>);
       },

@@ -13,6 +13,7 @@ import { sliceCandles, type Candles, type CheckedCandles, type Gap } from './typ
  *     number is ever computed across missing data.
  */
 
+const DAY = 86_400_000;
 const ISO = (t: number): string => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
 export function label(c: Pick<Candles, 'exchange' | 'symbol' | 'timeframe'>): string {
@@ -63,7 +64,9 @@ export function checkCandles(c: Candles, opts: GateOptions): CheckedCandles {
     if (h < Math.max(o, cl) || l > Math.min(o, cl) || l > h) {
       throw new BadDataError(`${where}: candle ${rowAt(c, i)} has high/low outside open/close (o ${o} h ${h} l ${l} c ${cl}) — not computing`);
     }
-    if (t % timeframeMs !== 0) {
+    // exchanges align candles up to a day to the epoch grid; weekly ones open on Mondays and 3d
+    // ones vary, so those are checked by spacing only
+    if (timeframeMs <= DAY && t % timeframeMs !== 0) {
       throw new BadDataError(`${where}: candle time ${rowAt(c, i)} is not on the ${c.timeframe} grid — not computing`);
     }
     if (i > 0) {

@@ -95,9 +95,9 @@ export interface CandleRequest {
   exchange: string;
   symbol: string;
   timeframe: string;
-  /** first candle open time wanted (ms); default: enough to give `limit` candles up to now */
+  /** first candle open time wanted (ms): then the first `limit` candles from it (paging) */
   since?: number;
-  /** how many candles at most, newest kept; default 500 */
+  /** how many candles at most (default 500); without `since`, the newest `limit` up to now */
   limit?: number;
 }
 

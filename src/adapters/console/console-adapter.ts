@@ -70,13 +70,13 @@ export class ConsoleAdapter {
     };
     const out = await this.desk.handle(msg);
     if (out === null) return;
-    const text2 = renderText(out, { color: this.opts.interactive, imagePath: (png, alt) => this.saveImage(png, alt) });
+    const text2 = renderText(out, { color: this.opts.interactive, imagePath: (png, alt, filename) => this.saveImage(png, filename ?? alt) });
     this.opts.output.write(`${text2}\n${this.opts.interactive ? '' : '\n'}`);
   }
 
-  private saveImage(png: Uint8Array, alt: string): string {
+  private saveImage(png: Uint8Array, name: string): string {
     mkdirSync(this.opts.imageDir, { recursive: true });
-    const slug = alt.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40) || 'image';
+    const slug = name.replace(/\.png$/i, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40) || 'image';
     const file = path.join(this.opts.imageDir, `${this.session}-${++this.images}-${slug}.png`);
     writeFileSync(file, png);
     return file;

@@ -4,7 +4,7 @@ export interface RenderOptions {
   /** ANSI colours (a TTY) or plain text (pipes, logs, tests) */
   color: boolean;
   /** where an image block went (the console saves PNGs to a file), shown instead of the bytes */
-  imagePath?: (png: Uint8Array, alt: string) => string;
+  imagePath?: (png: Uint8Array, alt: string, filename?: string) => string;
 }
 
 const ANSI = { red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
@@ -31,7 +31,7 @@ function renderBlock(b: Block, opts: RenderOptions): string {
         .map((l) => `    ${l}`)
         .join('\n');
     case 'image':
-      return `[image: ${b.alt}${opts.imagePath ? ` → ${opts.imagePath(b.png, b.alt)}` : ''}]`;
+      return `[image: ${b.alt}${opts.imagePath ? ` → ${opts.imagePath(b.png, b.alt, b.filename)}` : ''}]`;
     case 'buttons':
       return paint(ANSI.dim, b.buttons.map((x) => `[${x.label}: ${x.command}]`).join('  '));
   }

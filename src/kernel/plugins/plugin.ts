@@ -7,10 +7,11 @@ import type { CommandSpec } from '../commands/command.js';
 import type { KernelEvents } from '../events.js';
 import type { HaltStatus } from '../halt.js';
 import type { ScheduleSpec } from '../scheduler.js';
+import type { MarketData } from '../../market/service.js';
 
 /**
  * Services plugins provide to each other, by name. A plugin that provides one declares it:
- *   declare module '../../src/kernel/index.js' { interface Services { market: MarketData } }
+ *   declare module '../../src/kernel/index.js' { interface Services { orders: OrderGateway } }
  * and a plugin that uses it lists the provider in `needs`.
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
@@ -36,6 +37,8 @@ export interface PluginContext<Config> {
   readonly store: Keyv;
   readonly clock: Clock;
   readonly kernel: KernelInfo;
+  /** prices, candles (integrity-checked), tickers, books, trades — live or recorded */
+  readonly market: MarketData;
   command<A extends ArgShape>(spec: CommandSpec<A>): void;
   schedule(spec: ScheduleSpec): void;
   /** publish a service for the plugins that list this one in `needs` */
