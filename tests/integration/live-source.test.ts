@@ -36,17 +36,23 @@ function csvTrades(file: string): Array<{ time: number; id: string; side: string
   });
 }
 
-const btc1h = csvCandles('binance_BTC-USDT_1h.csv');
-const btc5m = csvCandles('binance_BTC-USDT_5m.csv');
-const eth1h = csvCandles('binance_ETH-USDT_1h.csv');
-const eth5m = csvCandles('binance_ETH-USDT_5m.csv');
 const lastOf = (rows: Row[]): Row => rows[rows.length - 1] as Row;
 
 let fake: FakeExchange;
+// the recorded files, read here independently of the fake, to compare against
+let btc1h: Row[];
+let btc5m: Row[];
+let eth1h: Row[];
+let eth5m: Row[];
 const sources: MarketSource[] = [];
 
 beforeAll(async () => {
+  // a missing data dir fails here, naming the path and DESKBOT_MARKET_DIR (never a skip)
   fake = await startFakeExchange();
+  btc1h = csvCandles('binance_BTC-USDT_1h.csv');
+  btc5m = csvCandles('binance_BTC-USDT_5m.csv');
+  eth1h = csvCandles('binance_ETH-USDT_1h.csv');
+  eth5m = csvCandles('binance_ETH-USDT_5m.csv');
 });
 
 afterAll(async () => {
@@ -186,6 +192,18 @@ describe('live source ↔ fake binance (real ccxt)', () => {
     expect(reqs.map((r) => r.fault ?? 'ok')).toEqual(['status', 'ok']);
   });
 
+  it('does not wait out a Retry-After longer than a minute: fails at once saying so', async () => {
+    const { source, sleeps } = rig();
+    await source.loadMarkets('binance');
+    fake.inject({ path: '/api/v3/klines', times: 1, fault: { kind: 'status', status: 418, retryAfterSec: 120 } });
+    const err = await source.fetchCandles({ exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', limit: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExchangeUnavailableError);
+    expect((err as Error).message).toBe(
+      "binance is unavailable (fetchOHLCV BTC/USDT 1h): rate limited (HTTP 418 I'm a Teapot), asking to wait 120 s — not waiting that long",
+    );
+    expect(sleeps).toEqual([]);
+  });
+
   it('retries a 503 with exponential backoff and full jitter, then gives up with the reason', async () => {
     const { source, sleeps } = rig({ retries: 3 });
     await source.loadMarkets('binance');
@@ -280,6 +298,10 @@ describe('live source ↔ fake binance (real ccxt)', () => {
 
     fake.inject({ path: '/api/v3/ticker/24hr', fault: { kind: 'malformed' } });
     await expect(source.fetchTicker('binance', 'BTC/USDT')).rejects.toThrow(/malformed data \(fetchTicker BTC\/USDT\)/);
+
+    // a proxy's HTML page with 200 is not "no candles" either
+    fake.inject({ path: '/api/v3/klines', fault: { kind: 'status', status: 200, body: '<html><body>down for maintenance</body></html>' } });
+    await expect(source.fetchCandles({ exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', limit: 10 })).rejects.toBeInstanceOf(BadDataError);
   });
 
   it('refuses a ticker without a numeric last price (never a zero)', async () => {

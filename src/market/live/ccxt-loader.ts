@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
  * Each exchange is its own ESM file under ccxt/js/src/, importing only the base classes, so we
  * resolve the package's location (its CommonJS entry dist/ccxt.cjs, which `exports` does list),
  * and import js/src/<id>.js by file URL. Measured on this machine (Node 20, ccxt 4.5.84, fresh
- * process): binance.js alone ≈ 140 ms and +33 MiB RSS; `import('ccxt')` ≈ 470 ms and +85 MiB.
+ * process): binance.js alone ≈ 140 ms and +30 MiB RSS; `import('ccxt')` ≈ 410–470 ms and +82–85 MiB
+ * (npm run bench -- market-live measures it again, in fresh child processes).
  * If the file layout ever changes, we fall back to `import('ccxt')` and take the named class.
  */
 

@@ -27,8 +27,8 @@ import { parseOhlcvPage, toMarkets, toOrderBook, toTicker, toTrades, type OhlcvR
  * - A per-exchange circuit breaker (circuit-breaker.ts) counts operations that failed after
  *   their retries; while open, calls are refused without a request.
  * - Everything ccxt returns is validated (parse.ts) before it becomes a desk type; a 200 answer
- *   whose body claims JSON but does not parse is refused as BadDataError (ccxt itself would hand
- *   the raw text on, and e.g. fetchOHLCV would turn it into an empty list — a silent "no data").
+ *   whose body is not JSON (or is empty) is refused as BadDataError (ccxt itself hands the raw
+ *   text on, and e.g. fetchOHLCV turns it into an empty list — a silent "no data").
  */
 
 export interface LiveSourceOptions {
@@ -76,7 +76,7 @@ interface ResponseMeta {
   retryAfterMs: number | null;
 }
 
-/** a 200 answer whose body claimed to be JSON and was not */
+/** a successful answer whose body is not JSON (or is empty) */
 class MalformedResponse extends Error {}
 
 const responseMeta = new WeakMap<object, ResponseMeta>();
@@ -142,10 +142,6 @@ function overrideUrls(api: unknown, base: string): unknown {
   return walk(api);
 }
 
-function looksLikeJsonType(contentType: string | undefined): boolean {
-  return contentType !== undefined && /\bjson\b/i.test(contentType);
-}
-
 export function createLiveSource(opts: LiveSourceOptions): MarketSource {
   const log = opts.logger;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -177,14 +173,22 @@ export function createLiveSource(opts: LiveSourceOptions): MarketSource {
         statusText: typeof r.statusText === 'string' ? r.statusText : '',
         retryAfterMs: parseRetryAfter(headerOf(response, 'retry-after')),
       };
-      const contentType = headerOf(response, 'content-type');
       return original.call(ex, response, ...rest).then(
         (body) => {
-          if (typeof body === 'string' && body.trim() !== '' && looksLikeJsonType(contentType)) {
-            try {
-              JSON.parse(body);
-            } catch {
-              const err = new MalformedResponse(`HTTP ${meta.status} answer is not valid JSON (${body.length} bytes: ${JSON.stringify(body.slice(0, 40))}…)`);
+          // ccxt hands on the raw text of a body it could not parse; every endpoint this source
+          // calls answers JSON, so text (or nothing) in a successful answer is malformed data —
+          // whatever the content type says (a proxy's HTML page is not a list of candles)
+          if (typeof body === 'string') {
+            let bad = body.trim() === '' ? 'is empty' : null;
+            if (bad === null) {
+              try {
+                JSON.parse(body);
+              } catch {
+                bad = `is not valid JSON (${body.length} bytes: ${JSON.stringify(body.slice(0, 40))}…)`;
+              }
+            }
+            if (bad !== null) {
+              const err = new MalformedResponse(`HTTP ${meta.status} answer ${bad}`);
               responseMeta.set(err, meta);
               throw err;
             }
