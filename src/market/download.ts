@@ -5,6 +5,7 @@ import { checkCandles } from './integrity.js';
 import { CANDLE_HEADER, candleRow, parseCandleCsv } from './replay/csv.js';
 import { timeframeMs } from './timeframes.js';
 import { fromColumns, sliceCandles, type Gap, type MarketSource } from './types.js';
+import { lowerBound } from './search.js';
 
 /**
  * `deskbot data download`: candles from a source (ccxt live, or a replay in tests) into
@@ -185,15 +186,4 @@ async function downloadOne(opts: DownloadOptions, symbol: string, file: string, 
   opts.onProgress?.({ symbol, done: total, total });
   gaps.sort((a, b) => a.after - b.after);
   return { symbol, file, candles: rows, gaps, appended, resumedAfter: existing?.last ?? null };
-}
-
-function lowerBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

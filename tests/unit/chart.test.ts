@@ -1,42 +1,20 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildCandleSvg, gapsInWindow, renderCandleChart } from '../../src/market/chart/candle-chart.js';
 import { formatPrice, priceTicks, timeTicks } from '../../src/market/chart/ticks.js';
 import { NotEnoughDataError } from '../../src/market/errors.js';
 import { checkCandles } from '../../src/market/integrity.js';
 import { fromColumns, sliceCandles, type CheckedCandles } from '../../src/market/types.js';
+import { recordedCandles } from '../helpers/recorded.js';
 
 /*
  * The candle chart, on real recorded candles: binance BTC/USDT 1h from the shared data folder
  * (../shared/data beside the repo, or $DESKBOT_MARKET_DIR). A missing file fails these tests.
  */
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const dataDir = process.env.DESKBOT_MARKET_DIR ?? path.resolve(repoRoot, '../shared/data');
-const BTC_FILE = path.join(dataDir, 'binance_BTC-USDT_1h.csv');
 const HOUR = 3_600_000;
 const SAMPLE_PNG = '/tmp/deskbot-chart-sample.png';
-
-/** a tiny reader for "timestamp,open,high,low,close,volume" files (the project's replay reader lives elsewhere) */
-function readCsvCandles(file: string, meta: { exchange: string; symbol: string; timeframe: string; timeframeMs: number }): CheckedCandles {
-  if (!existsSync(file)) {
-    throw new Error(`recorded candles not found: ${file} — the chart tests need this file (set DESKBOT_MARKET_DIR to the folder holding it)`);
-  }
-  const lines = readFileSync(file, 'utf8').trim().split(/\r?\n/);
-  const header = (lines.shift() ?? '').trim();
-  if (header !== 'timestamp,open,high,low,close,volume') throw new Error(`${file}: unexpected header "${header}"`);
-  const n = lines.length;
-  const cols = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(n)) as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
-  lines.forEach((line, i) => {
-    const cells = line.split(',');
-    if (cells.length !== 6) throw new Error(`${file}:${i + 2}: expected 6 fields, got ${cells.length}`);
-    cells.forEach((cell, k) => ((cols[k] as Float64Array)[i] = Number(cell)));
-  });
-  const c = fromColumns(meta.exchange, meta.symbol, meta.timeframe, meta.timeframeMs, 'replay', ...cols);
-  return checkCandles(c, { live: false, now: Date.now() });
-}
+const BTC_FILE = 'binance_BTC-USDT_1h.csv';
 
 /** PNG signature and the IHDR size */
 function pngSize(png: Uint8Array): { width: number; height: number } {
@@ -74,7 +52,7 @@ function synthetic(n: number, row: (i: number) => [number, number, number, numbe
 // (a throwing beforeAll would only mark them skipped)
 let cachedBtc: CheckedCandles | null = null;
 function loadBtc(): CheckedCandles {
-  cachedBtc ??= readCsvCandles(BTC_FILE, { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', timeframeMs: HOUR });
+  cachedBtc ??= checkCandles(recordedCandles('binance', 'BTC/USDT', '1h'), { live: false, now: Date.now() });
   return cachedBtc;
 }
 

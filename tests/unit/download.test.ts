@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDataDownload } from '../../src/cli/data-download.js';
 import { ManualClock } from '../../src/kernel/clock.js';
@@ -9,6 +8,7 @@ import { BadDataError } from '../../src/market/errors.js';
 import { downloadCandles } from '../../src/market/download.js';
 import { createReplaySource } from '../../src/market/replay/replay-source.js';
 import type { Candles, MarketSource } from '../../src/market/types.js';
+import { sharedDataDir } from '../helpers/recorded.js';
 
 /**
  * The downloader, fed by a replay source over the real recorded data (no network): what it
@@ -16,12 +16,8 @@ import type { Candles, MarketSource } from '../../src/market/types.js';
  * The data is required: when ../shared/data is missing this file fails naming the path.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DATA = process.env.DESKBOT_MARKET_DIR ? path.resolve(REPO_ROOT, process.env.DESKBOT_MARKET_DIR) : path.resolve(REPO_ROOT, '../shared/data');
+const DATA = sharedDataDir();
 const BTC_1H = path.join(DATA, 'binance_BTC-USDT_1h.csv');
-if (!existsSync(BTC_1H)) {
-  throw new Error(`recorded market data not found: ${BTC_1H} is missing (expected the shared data at ${DATA}; set DESKBOT_MARKET_DIR to override)`);
-}
 
 const H = 3_600_000;
 const HEADER = 'timestamp,open,high,low,close,volume';

@@ -1,25 +1,21 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/kernel/clock.js';
 import { BadDataError, MarketError, NotEnoughDataError, UnknownExchangeError, UnknownSymbolError } from '../../src/market/errors.js';
 import { checkCandles } from '../../src/market/integrity.js';
 import { createReplaySource } from '../../src/market/replay/replay-source.js';
 import type { MarketSource } from '../../src/market/types.js';
+import { sharedDataDir } from '../helpers/recorded.js';
 
 /**
  * The replay source over the real recorded data in ../shared/data (DESKBOT_MARKET_DIR overrides).
  * The data is required: when it is missing these tests fail naming the path — they never skip.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DATA = process.env.DESKBOT_MARKET_DIR ? path.resolve(REPO_ROOT, process.env.DESKBOT_MARKET_DIR) : path.resolve(REPO_ROOT, '../shared/data');
+const DATA = sharedDataDir();
 const BTC_1H = path.join(DATA, 'binance_BTC-USDT_1h.csv');
-if (!existsSync(BTC_1H)) {
-  throw new Error(`recorded market data not found: ${BTC_1H} is missing (expected the shared data at ${DATA}; set DESKBOT_MARKET_DIR to override)`);
-}
 
 const H = 3_600_000;
 const clock = new ManualClock(Date.UTC(2026, 0, 1));

@@ -1,4 +1,5 @@
 import { BadDataError } from '../errors.js';
+import type { Candles } from '../types.js';
 
 /**
  * Recorded-data CSV: `timestamp,open,high,low,close,volume` (candle open time in ms UTC), and the
@@ -12,15 +13,8 @@ import { BadDataError } from '../errors.js';
 
 export const CANDLE_HEADER = 'timestamp,open,high,low,close,volume';
 
-export interface CandleColumns {
-  time: Float64Array;
-  open: Float64Array;
-  high: Float64Array;
-  low: Float64Array;
-  close: Float64Array;
-  volume: Float64Array;
-  length: number;
-}
+/** the columns of a Candles series, without its exchange/symbol/timeframe labels */
+export type CandleColumns = Pick<Candles, 'time' | 'open' | 'high' | 'low' | 'close' | 'volume' | 'length'>;
 
 const NL = 10;
 const CR = 13;

@@ -4,6 +4,7 @@ import { BadDataError, MarketError, NotEnoughDataError, UnknownExchangeError, Un
 import { checkCandles } from '../integrity.js';
 import { timeframeMs, TIMEFRAMES } from '../timeframes.js';
 import { fromColumns, sliceCandles, type CandleRequest, type Candles, type MarketInfo, type MarketSource, type OrderBook, type Ticker, type Trade } from '../types.js';
+import { lowerBound, upperBound } from '../search.js';
 import { lastCandleTimeFromTail, parseCandleCsv, parseTradesCsv, type CandleColumns, type TradeColumns } from './csv.js';
 
 /**
@@ -192,26 +193,6 @@ function ascending(c: CandleColumns, file: string): CandleColumns {
     }
   }
   return c;
-}
-
-/** first index with a[i] >= x (a ascending) */
-function lowerBound(a: Float64Array, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** first index with a[i] > x (a ascending) */
-function upperBound(a: Float64Array, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function positiveInt(n: number | undefined, fallback: number, what: string): number {

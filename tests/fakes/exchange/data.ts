@@ -1,6 +1,6 @@
 import { existsSync, openSync, readFileSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { sharedDataDir } from '../../helpers/recorded.js';
 
 /**
  * The recorded market data the fake exchange serves: real Binance candles and trades from the
@@ -8,13 +8,8 @@ import { fileURLToPath } from 'node:url';
  * file's rows, parsed once and kept as columns; a missing candle stays missing.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-/** DESKBOT_MARKET_DIR, else <repo>/../shared/data */
-export function defaultMarketDir(): string {
-  const env = process.env['DESKBOT_MARKET_DIR'];
-  return env !== undefined && env !== '' ? path.resolve(env) : path.resolve(REPO_ROOT, '../shared/data');
-}
+/** DESKBOT_MARKET_DIR, else <repo>/../shared/data; a clear failure when it is missing */
+export const defaultMarketDir = sharedDataDir;
 
 export interface CandleSeries {
   timeframe: string;

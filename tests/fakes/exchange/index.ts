@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultMarketDir, RecordedData, tfToMs, type CandleSeries, type TradeSeries } from './data.js';
+import { lowerBound } from '../../../src/market/search.js';
 
 /**
  * A fake Binance spot REST server for tests and benchmarks: the subset the real ccxt `binance`
@@ -109,17 +110,6 @@ class ApiError extends Error {
 
 const json = (value: unknown, status = 200): Answer => ({ status, body: JSON.stringify(value), headers: { 'content-type': 'application/json;charset=UTF-8' } });
 
-/** first index with a[i] >= x */
-function lowerBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** first index with a[i] > x */
 function upperBound(a: Float64Array, x: number): number {
