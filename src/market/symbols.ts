@@ -20,7 +20,13 @@ export function resolveSymbol(exchange: string, input: string, known: ReadonlySe
   for (const c of candidates) if (known.has(c)) return c;
 
   const wanted = candidates[0] as string;
-  let near = closest(wanted, known, { max: 3 });
+  // the base was right but not the quote ("btcusd" on a USDT venue): offer that base's markets
+  const bases = new Set(candidates.map((c) => c.split('/')[0] as string));
+  let near = [...known]
+    .filter((s) => bases.has(s.split('/')[0] as string))
+    .sort((a, b) => Number(b.endsWith(`/${defaultQuote}`)) - Number(a.endsWith(`/${defaultQuote}`)) || a.localeCompare(b))
+    .slice(0, 3);
+  if (near.length === 0) near = closest(wanted, known, { max: 3 });
   if (near.length === 0) {
     // a misspelt base ("btx") is better matched on bases than on whole symbols
     const base = wanted.split('/')[0] as string;

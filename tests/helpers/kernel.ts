@@ -43,9 +43,9 @@ export interface TestDesk {
 
 let n = 0;
 
-export async function startDesk(opts: { plugins?: PluginManifest[]; config?: DeskbotConfig } = {}): Promise<TestDesk> {
+export async function startDesk(opts: { plugins?: PluginManifest[]; config?: DeskbotConfig; clockAt?: number } = {}): Promise<TestDesk> {
   const config = opts.config ?? testConfig();
-  const clock = new ManualClock(Date.UTC(2026, 10, 27, 9, 0, 0));
+  const clock = new ManualClock(opts.clockAt ?? Date.UTC(2026, 10, 27, 9, 0, 0));
   const kernel = await Kernel.start({
     config,
     secrets: readSecrets({}),
