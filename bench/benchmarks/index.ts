@@ -3,6 +3,8 @@ import { auditAppend } from './audit-append.js';
 import { dispatch } from './dispatch.js';
 import { marketLive } from './market-live.js';
 import { replayLoad } from './replay-load.js';
+import { scan } from './scan.js';
+import { signal } from './signal.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run; `npm run bench -- <name>` picks one. */
-export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive];
+export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan];

@@ -67,6 +67,11 @@ export class MarketData {
     return list.includes(this.o.config.defaultExchange) ? this.o.config.defaultExchange : (list[0] ?? this.o.config.defaultExchange);
   }
 
+  /** the quote a bare symbol gets on this exchange ("btc" → BTC/USDT on binance), from market.quotes */
+  defaultQuote(exchange: string = this.defaultExchange): string {
+    return this.o.config.quotes[exchange] ?? 'USDT';
+  }
+
   /** the desk's now: the clock when live; the replay time or last recorded candle when replaying */
   now(): number {
     return this.o.source.now();
@@ -86,8 +91,7 @@ export class MarketData {
       known = new Set((await this.markets(exchange)).map((m) => m.symbol));
       this.symbolSets.set(exchange, known);
     }
-    const quote = this.o.config.quotes[exchange] ?? 'USDT';
-    return { exchange, symbol: resolveSymbol(exchange, req.symbol, known, quote) };
+    return { exchange, symbol: resolveSymbol(exchange, req.symbol, known, this.defaultQuote(exchange)) };
   }
 
   /** Checked candles with their gaps listed (for display); see `series` for computations. */
