@@ -14,12 +14,13 @@ import {
   type Candles,
   type PluginContext,
   type Reply,
+  ta,
+  filteredProbabilities,
+  fitGaussianHmm,
+  stationaryDistribution,
 } from '../../src/kernel/index.js';
-// Agreed exception to "a plugin imports only the kernel API": the pure indicator library
-// (src/ta) and the pure Gaussian HMM (src/regimes/hmm). Both are stateless functions on
-// Float64Arrays with no access to the kernel; importing them is like importing zod.
-import { adx, ema, realizedVol } from '../../src/ta/index.js';
-import { filteredProbabilities, fitGaussianHmm, stationaryDistribution } from '../../src/regimes/hmm.js';
+
+const { adx, ema, realizedVol } = ta;
 
 /**
  * Regimes: what kind of market a symbol is in, per timeframe.

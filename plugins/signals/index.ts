@@ -10,9 +10,8 @@ import {
   TIMEFRAMES,
   type CheckedCandles,
   type MarketData,
+  ta,
 } from '../../src/kernel/index.js';
-// Agreed exception to "plugins import only src/kernel": src/ta is the shared, pure indicator library.
-import { computeAll } from '../../src/ta/index.js';
 import { indicatorsReply, signalReply, strategiesReply, scanReply, type SeriesMeta } from './format.js';
 import type { Series } from './rules.js';
 import { MEASURES, SCAN_GRAMMAR, SCAN_WARMUP, runScan, scanQuerySchema, type ScanQuery } from './scan.js';
@@ -180,7 +179,7 @@ export default definePlugin({
           const timeframe = c.args.timeframe ?? cfg.defaultTimeframe;
           const req = { symbol: c.args.symbol, timeframe, ...(c.args.exchange !== undefined ? { exchange: c.args.exchange } : {}) };
           const w = await closedWindow(market, req, 30, cfg.indicatorsWindow);
-          const all = computeAll({ high: w.high, low: w.low, close: w.close, volume: w.volume });
+          const all = ta.computeAll({ high: w.high, low: w.low, close: w.close, volume: w.volume });
           const i = w.length - 1;
           return indicatorsReply(
             meta(w),

@@ -37,3 +37,7 @@ export {
   UnknownSymbolError,
 } from '../market/errors.js';
 export { renderCandleChart } from '../market/chart/candle-chart.js';
+
+// Pure analysis libraries plugins compute with: Float64Array in, Float64Array out, no state, no I/O.
+export * as ta from '../ta/index.js';
+export { filteredProbabilities, fitGaussianHmm, stationaryDistribution } from '../regimes/hmm.js';

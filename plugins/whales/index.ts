@@ -1,0 +1,551 @@
+import { z } from 'zod';
+import { arg, block, defineCommand, definePlugin, reply, type Block, type PluginContext, type Trade } from '../../src/kernel/index.js';
+// Agreed exception to "a plugin imports only the kernel API": the pure whale-detection and
+// order-book libraries under src/whales (no I/O, no kernel access; like importing zod).
+import { WhaleDetector, toColumns, type DetectorSettings, type DetectorSnapshot, type Side, type WhaleEvent } from '../../src/whales/detector.js';
+import { imbalance, trackWalls, type BandImbalance, type Wall, type WallChange } from '../../src/whales/walls.js';
+
+/**
+ * Whales: large trades and bursts from each watched market's trade feed, order-book walls and
+ * depth imbalance. Detection rules and clustering: src/whales/detector.ts; walls: src/whales/walls.ts.
+ *
+ * Polling (schedule `whales.poll`, every minute by default): for every market on any channel's
+ * watchlist, trades are read through ctx.market.trades from the persisted cursor (last processed
+ * trade time + the ids processed at that exact millisecond), in pages, and fed to the market's
+ * detector, whose whole state (rolling window, open bursts) is snapshotted in the store with the
+ * cursor. So a restart continues exactly where the last poll stopped: nothing is missed and
+ * nothing is processed twice. New events are written to an outbox in the same store write as the
+ * cursor, then emitted as `whale.detected`, then marked as sent (recent ids kept to refuse a
+ * repeat); an outbox left by a crash is sent on the next poll. A failed fetch is a data fault:
+ * logged, stored (shown by /whales and /watch list) and emitted as `whales.fault` — never silence.
+ *
+ * Severity: event notional as a share of the market's 24 h volume (quote volume from the ticker,
+ * else base size over base volume): ≥ severity.high → high, ≥ severity.medium → medium, else low.
+ * Without a 24 h volume: by multiples of the absolute threshold (≥ 10× high, ≥ 3× medium), or
+ * without one by multiples of the rolling median (≥ 10·k high, ≥ 3·k medium). The basis is stated.
+ *
+ * `/whales <symbol>` scans the market's recent trades on demand (and adds stored events of a
+ * watched market); `/whales` alone lists stored events of this channel's watchlist.
+ */
+
+export type Severity = 'low' | 'medium' | 'high';
+
+export interface WhaleAlert {
+  event: WhaleEvent;
+  severity: Severity;
+  /** how the severity was judged, e.g. "0.42 % of 24 h quote volume" */
+  basis: string;
+  /** channels ("platform:channelId") watching this market */
+  channels: string[];
+}
+
+export interface WhaleFault {
+  exchange: string;
+  symbol: string;
+  at: number;
+  message: string;
+}
+
+export interface WallAlert {
+  exchange: string;
+  symbol: string;
+  change: WallChange;
+  at: number;
+}
+
+declare module '../../src/kernel/index.js' {
+  interface KernelEvents {
+    'whale.detected': WhaleAlert;
+    'whales.fault': WhaleFault;
+    'wall.changed': WallAlert;
+  }
+}
+
+const HOUR = 3_600_000;
+
+export const whalesConfig = z
+  .object({
+    /** absolute whale threshold in quote currency per symbol: { "XRP/ETH": 5, "binance:BTC/USDT": 250000 } */
+    thresholds: z.record(z.string(), z.number().positive()).default({}),
+    /** k × rolling median notional (null: off) */
+    k: z.number().positive().nullable().default(50),
+    /** z-score on log notional (null: off) */
+    z: z.number().positive().nullable().default(3),
+    window: z.number().int().min(10).max(100_000).default(1000),
+    minHistory: z.number().int().min(1).max(100_000).default(200),
+    clusterMs: z.number().int().min(0).max(600_000).default(2000),
+    maxClusterMs: z.number().int().min(0).max(3_600_000).default(10_000),
+    cron: z.string().min(9).default('* * * * *'),
+    timezone: z.string().optional(),
+    /** trades per request and requests per market per poll */
+    pageLimit: z.number().int().min(1).max(1000).default(1000),
+    maxPages: z.number().int().min(1).max(1000).default(50),
+    /** a newly watched market starts this far back */
+    lookbackMs: z.number().int().min(0).default(15 * 60_000),
+    /** bursts are finished only this long after their last print (late prints on a live feed) */
+    lagMs: z.number().int().min(0).default(5000),
+    /** events kept per market for /whales */
+    keepEvents: z.number().int().min(10).max(100_000).default(500),
+    /** /whales <symbol> scans this far back from the newest trade when no since is given */
+    scanMs: z.number().int().min(60_000).default(24 * HOUR),
+    severity: z.object({ high: z.number().positive().default(0.01), medium: z.number().positive().default(0.001) }).strict().default({ high: 0.01, medium: 0.001 }),
+    walls: z
+      .object({
+        /** quote notional of a wall per symbol; otherwise `relative` × the median level notional within the band */
+        minNotional: z.record(z.string(), z.number().positive()).default({}),
+        relative: z.number().positive().default(5),
+        withinPct: z.number().positive().max(50).default(2),
+        growPct: z.number().positive().default(25),
+        depth: z.number().int().min(5).max(5000).default(100),
+      })
+      .strict()
+      .default({ minNotional: {}, relative: 5, withinPct: 2, growPct: 25, depth: 100 }),
+  })
+  .strict();
+
+export type WhalesConfig = z.output<typeof whalesConfig>;
+
+/** what the store holds per watched market */
+export interface MarketState {
+  cursor: { time: number; ids: string[] } | null;
+  detector: DetectorSnapshot | null;
+  /** recently emitted event ids */
+  seen: string[];
+  /** events stored but not yet emitted */
+  outbox: WhaleAlert[];
+  fault: WhaleFault | null;
+  lastPoll: number | null;
+  processed: number;
+}
+
+const SEEN_KEEP = 2000;
+const mkey = (exchange: string, symbol: string): string => `${exchange}:${symbol}`;
+
+export function detectorSettings(cfg: WhalesConfig, exchange: string, symbol: string): DetectorSettings {
+  const absolute = cfg.thresholds[`${exchange}:${symbol}`] ?? cfg.thresholds[symbol] ?? null;
+  return { absolute, k: cfg.k, z: cfg.z, window: cfg.window, minHistory: Math.min(cfg.minHistory, cfg.window), clusterMs: cfg.clusterMs, maxClusterMs: cfg.maxClusterMs };
+}
+
+export function severityOf(
+  e: WhaleEvent,
+  volume: { quote: number | null; base: number | null } | null,
+  s: DetectorSettings,
+  levels: { high: number; medium: number },
+): { severity: Severity; basis: string } {
+  const grade = (x: number, hi: number, med: number): Severity => (x >= hi ? 'high' : x >= med ? 'medium' : 'low');
+  if (volume?.quote != null && volume.quote > 0) {
+    const share = e.notional / volume.quote;
+    return { severity: grade(share, levels.high, levels.medium), basis: `${pct(share * 100)} of 24 h quote volume` };
+  }
+  if (volume?.base != null && volume.base > 0) {
+    const share = e.size / volume.base;
+    return { severity: grade(share, levels.high, levels.medium), basis: `${pct(share * 100)} of 24 h base volume` };
+  }
+  if (s.absolute !== null) {
+    const m = e.notional / s.absolute;
+    return { severity: grade(m, 10, 3), basis: `${m.toFixed(1)}× the absolute threshold (no 24 h volume)` };
+  }
+  if (e.median !== null && e.median > 0 && s.k !== null) {
+    const m = e.notional / e.median;
+    return { severity: grade(m, 10 * s.k, 3 * s.k), basis: `${Math.round(m)}× the rolling median print (no 24 h volume)` };
+  }
+  return { severity: 'low', basis: 'no 24 h volume and no reference size' };
+}
+
+const pct = (x: number): string => `${x.toFixed(x >= 1 ? 2 : 3)} %`;
+const utc = (t: number): string => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
+const fmt = (x: number): string => (x === 0 ? '0' : Math.abs(x) >= 1000 ? x.toLocaleString('en-US', { maximumFractionDigits: 2 }) : Number(x.toPrecision(6)).toString());
+
+function eventRows(events: readonly WhaleEvent[], sev: Map<string, Severity>): string[][] {
+  return events.map((e) => [
+    utc(e.firstTime),
+    e.side ?? '?',
+    fmt(e.size),
+    fmt(e.vwap),
+    fmt(e.notional),
+    String(e.count),
+    `${e.impactPct >= 0 ? '+' : ''}${e.impactPct.toFixed(3)} %`,
+    sev.get(e.id) ?? '',
+  ]);
+}
+
+const EVENT_HEADER = ['time (UTC)', 'side', 'size', 'price (vwap)', 'notional', 'prints', 'impact', 'severity'];
+const EVENT_ALIGN: Array<'left' | 'right'> = ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'left'];
+
+const fresh = (): MarketState => ({ cursor: null, detector: null, seen: [], outbox: [], fault: null, lastPoll: null, processed: 0 });
+
+/** the market fetch and trade filtering logic, shared by polling and on-demand scans */
+export async function readTrades(
+  ctx: Pick<PluginContext, 'market'>,
+  m: { exchange: string; symbol: string },
+  cursor: { time: number; ids: string[] },
+  o: { pageLimit: number; maxPages: number; until: number },
+  onBatch: (trades: Trade[]) => void,
+): Promise<{ cursor: { time: number; ids: string[] }; pages: number; caughtUp: boolean; count: number }> {
+  let cur = { time: cursor.time, ids: [...cursor.ids] };
+  let count = 0;
+  for (let page = 1; page <= o.maxPages; page++) {
+    const got = await ctx.market.trades({ exchange: m.exchange, symbol: m.symbol, since: cur.time, limit: o.pageLimit });
+    const seen = new Set(cur.ids);
+    const batch = got.filter((t) => t.time > cur.time || (t.time === cur.time && !seen.has(t.id)));
+    for (let i = 1; i < batch.length; i++) {
+      if ((batch[i] as Trade).time < (batch[i - 1] as Trade).time) throw new Error(`${m.exchange} ${m.symbol}: trades out of time order in one answer`);
+    }
+    if (batch.length === 0) {
+      if (got.length >= o.pageLimit) throw new Error(`${m.exchange} ${m.symbol}: more than ${o.pageLimit} trades at ${utc(cur.time)}; the feed cannot be paged past them`);
+      // an empty hour on an exchange that answers one hour per request (binance): step over it
+      if (got.length === 0 && o.until - cur.time > HOUR) {
+        cur = { time: cur.time + HOUR, ids: [] };
+        continue;
+      }
+      return { cursor: cur, pages: page, caughtUp: true, count };
+    }
+    onBatch(batch);
+    count += batch.length;
+    const last = batch[batch.length - 1] as Trade;
+    const ids = last.time === cur.time ? cur.ids : [];
+    for (let i = batch.length - 1; i >= 0 && (batch[i] as Trade).time === last.time; i--) ids.push((batch[i] as Trade).id);
+    cur = { time: last.time, ids };
+    if (got.length < o.pageLimit) return { cursor: cur, pages: page, caughtUp: true, count };
+  }
+  return { cursor: cur, pages: o.maxPages, caughtUp: false, count };
+}
+
+export default definePlugin({
+  name: 'whales',
+  version: '0.1.0',
+  config: whalesConfig,
+  setup(ctx) {
+    const cfg = ctx.config;
+    const locks = new Map<string, Promise<unknown>>();
+    const serial = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+      const before = locks.get(key) ?? Promise.resolve();
+      const run = before.then(fn, fn);
+      const tail = run.catch(() => undefined);
+      locks.set(key, tail);
+      try {
+        return await run;
+      } finally {
+        if (locks.get(key) === tail) locks.delete(key);
+      }
+    };
+
+    const channelKey = (c: { platform: string; channelId: string }): string => `${c.platform}:${c.channelId}`;
+    const watchlists = async (): Promise<Record<string, string[]>> => ((await ctx.store.get('watchlists')) as Record<string, string[]> | undefined) ?? {};
+    const loadState = async (k: string): Promise<MarketState> => ((await ctx.store.get(`state:${k}`)) as MarketState | undefined) ?? fresh();
+    const loadEvents = async (k: string): Promise<WhaleAlert[]> => ((await ctx.store.get(`events:${k}`)) as WhaleAlert[] | undefined) ?? [];
+
+    const volume24h = async (exchange: string, symbol: string): Promise<{ quote: number | null; base: number | null } | null> => {
+      try {
+        const t = await ctx.market.ticker({ exchange, symbol });
+        return { quote: t.quoteVolume24h, base: t.baseVolume24h };
+      } catch (err) {
+        ctx.log.debug({ err, exchange, symbol }, 'no 24 h volume for whale severity');
+        return null;
+      }
+    };
+
+    /** one poll of one market: read new trades from the cursor, detect, store, emit */
+    const pollMarket = (k: string, channels: string[]): Promise<{ events: number; trades: number; fault: string | null }> =>
+      serial(k, async () => {
+        const [exchange, ...rest] = k.split(':');
+        const symbol = rest.join(':');
+        const m = { exchange: exchange as string, symbol };
+        const st = await loadState(k);
+        const s = detectorSettings(cfg, m.exchange, m.symbol);
+        const det = st.detector ? WhaleDetector.restore(m.exchange, m.symbol, s, st.detector) : new WhaleDetector(m.exchange, m.symbol, s);
+        const now = ctx.market.now();
+        const cursor = st.cursor ?? { time: now - cfg.lookbackMs, ids: [] };
+        const found: WhaleEvent[] = [];
+        let fault: WhaleFault | null = null;
+        let result = { cursor, count: 0 };
+        try {
+          result = await readTrades(ctx, m, cursor, { pageLimit: cfg.pageLimit, maxPages: cfg.maxPages, until: now }, (batch) => {
+            det.process(toColumns(batch), found);
+          });
+          // bursts no later print can join any more are finished
+          det.expire(Math.min(now - cfg.lagMs, result.cursor.time), found);
+        } catch (err) {
+          fault = { exchange: m.exchange, symbol: m.symbol, at: ctx.clock.now(), message: err instanceof Error ? err.message : String(err) };
+        }
+        // progress made before a fault is kept: the detector saw exactly the trades up to the cursor
+        if (fault !== null) result = { ...result, cursor: result.cursor };
+        const seen = new Set(st.seen);
+        const newEvents = found.filter((e) => !seen.has(e.id) && !st.outbox.some((o) => o.event.id === e.id));
+        const vol = newEvents.length > 0 ? await volume24h(m.exchange, m.symbol) : null;
+        const alerts: WhaleAlert[] = newEvents.map((event) => ({ event, ...severityOf(event, vol, s, cfg.severity), channels }));
+        const outbox = [...st.outbox, ...alerts];
+        const next: MarketState = {
+          cursor: result.cursor,
+          detector: det.snapshot(),
+          seen: st.seen,
+          outbox,
+          fault: fault ?? null,
+          lastPoll: ctx.clock.now(),
+          processed: st.processed + result.count,
+        };
+        if (alerts.length > 0) {
+          const log = [...(await loadEvents(k)), ...alerts];
+          await ctx.store.set(`events:${k}`, log.slice(-cfg.keepEvents));
+        }
+        await ctx.store.set(`state:${k}`, next);
+        if (fault !== null) {
+          ctx.log.warn({ exchange: m.exchange, symbol: m.symbol, fault: fault.message }, 'whales: data fault');
+          await ctx.emit('whales.fault', fault);
+        }
+        // emit, then mark sent
+        const sent: string[] = [];
+        for (const a of outbox) {
+          if (seen.has(a.event.id)) continue;
+          await ctx.emit('whale.detected', a);
+          sent.push(a.event.id);
+        }
+        if (outbox.length > 0) {
+          await ctx.store.set(`state:${k}`, { ...next, outbox: [], seen: [...st.seen, ...sent].slice(-SEEN_KEEP) });
+        }
+        return { events: sent.length, trades: result.count, fault: fault?.message ?? null };
+      });
+
+    const pollAll = async (): Promise<void> => {
+      const lists = await watchlists();
+      const byMarket = new Map<string, string[]>();
+      for (const [ch, markets] of Object.entries(lists)) for (const mk of markets) byMarket.set(mk, [...(byMarket.get(mk) ?? []), ch]);
+      for (const [k, channels] of byMarket) {
+        try {
+          await pollMarket(k, channels.sort());
+        } catch (err) {
+          ctx.log.error({ err, market: k }, 'whales: poll failed');
+        }
+      }
+    };
+
+    ctx.provide('whales', { pollAll, pollMarket: (exchange: string, symbol: string) => pollMarket(mkey(exchange, symbol), []) });
+
+    ctx.schedule({ name: 'poll', cron: cfg.cron, ...(cfg.timezone !== undefined ? { timezone: cfg.timezone } : {}), run: pollAll });
+
+    const exchangeArg = arg.string({ pattern: /^[a-z][a-z0-9]*$/, patternHint: 'an exchange id like binance' }).optional().describe('default: the configured exchange');
+
+    ctx.command(
+      defineCommand({
+        name: 'whales',
+        summary: 'Largest recent whale trades and bursts (time, side, size, price, notional)',
+        args: {
+          symbol: arg.symbol().optional().describe('a market; without it: this channel’s watchlist'),
+          since: arg.duration().optional().describe('how far back, e.g. 6h (from the newest trade)'),
+          min: arg.number({ min: 0 }).optional().describe('minimum quote notional'),
+          exchange: exchangeArg,
+        },
+        permission: 'market:read',
+        examples: ['/whales XRP/ETH', '/whales XRP/ETH 6h 5', '/whales'],
+        handler: async (c) => {
+          const blocks: Block[] = [];
+          const min = c.args.min ?? 0;
+          const sev = new Map<string, Severity>();
+          if (c.args.symbol === undefined) {
+            const mine = (await watchlists())[channelKey(c.channel)] ?? [];
+            if (mine.length === 0) return reply.text('This channel watches no markets: /whales <symbol> scans one, /watch add <symbol> watches it.');
+            const now = ctx.market.now();
+            const all: WhaleEvent[] = [];
+            const faults: string[] = [];
+            for (const k of mine) {
+              for (const a of await loadEvents(k)) {
+                sev.set(a.event.id, a.severity);
+                if (c.args.since === undefined || a.event.firstTime >= now - c.args.since) all.push(a.event);
+              }
+              const st = await loadState(k);
+              if (st.fault) faults.push(`data fault on ${k.replace(':', ' ')} at ${utc(st.fault.at)}: ${st.fault.message}`);
+            }
+            const top = all.filter((e) => e.notional >= min).sort((a, b) => b.notional - a.notional).slice(0, 20);
+            blocks.push(
+              top.length === 0
+                ? block.text(`No whale events stored for ${mine.map((k) => k.replace(':', ' ')).join(', ')}${min > 0 ? ` at or above ${fmt(min)}` : ''}.`)
+                : block.table(EVENT_HEADER, eventRows(top, sev), { title: `Whales on this channel’s watchlist, largest first`, align: EVENT_ALIGN }),
+            );
+            if (faults.length > 0) blocks.push(block.text(faults.join('\n'), 'warn'));
+            return { blocks };
+          }
+
+          const { exchange, symbol } = await ctx.market.resolve(c.args.exchange === undefined ? { symbol: c.args.symbol } : { symbol: c.args.symbol, exchange: c.args.exchange });
+          const newest = await ctx.market.trades({ exchange, symbol, limit: 1 });
+          const last = newest[newest.length - 1];
+          if (last === undefined) return reply.text(`${exchange} ${symbol}: no trades to scan.`);
+          const span = c.args.since ?? cfg.scanMs;
+          const s = detectorSettings(cfg, exchange, symbol);
+          const det = new WhaleDetector(exchange, symbol, s);
+          const events: WhaleEvent[] = [];
+          let first: number | null = null;
+          const r = await readTrades(ctx, { exchange, symbol }, { time: last.time - span, ids: [] }, { pageLimit: cfg.pageLimit, maxPages: cfg.maxPages, until: last.time }, (batch) => {
+            first ??= (batch[0] as Trade).time;
+            det.process(toColumns(batch), events);
+          });
+          det.flush(events);
+          // stored events of a watched market (its detector has a longer memory) are merged in
+          const stored = await loadEvents(mkey(exchange, symbol));
+          const byId = new Map(events.map((e) => [e.id, e]));
+          for (const a of stored) {
+            sev.set(a.event.id, a.severity);
+            if (a.event.firstTime >= last.time - span) byId.set(a.event.id, a.event);
+          }
+          const vol = await volume24h(exchange, symbol);
+          for (const e of byId.values()) if (!sev.has(e.id)) sev.set(e.id, severityOf(e, vol, s, cfg.severity).severity);
+          const top = [...byId.values()].filter((e) => e.notional >= min).sort((a, b) => b.notional - a.notional).slice(0, 20);
+          const [base, quote] = symbol.split('/');
+          const rules = [s.absolute !== null ? `≥ ${fmt(s.absolute)} ${quote}` : null, s.k !== null ? `≥ ${s.k}× median print` : null, s.z !== null ? `log z ≥ ${s.z}` : null].filter(Boolean).join(' or ');
+          const scanned = `${r.count.toLocaleString('en-US')} trades ${first !== null ? `${utc(first)} → ${utc(last.time)}` : ''} UTC${r.caughtUp ? '' : ` (stopped after ${r.pages} pages: older part only)`}`;
+          if (top.length === 0) {
+            blocks.push(block.text(`${symbol} (${exchange}): no whale events in ${scanned}; rules: ${rules}, same-side prints within ${s.clusterMs / 1000} s clustered.`));
+          } else {
+            blocks.push(
+              block.table(EVENT_HEADER, eventRows(top, sev), {
+                title: `Whales ${symbol} (${exchange}), largest first — size in ${base}, price and notional in ${quote}`,
+                align: EVENT_ALIGN,
+              }),
+            );
+            blocks.push(block.text(`${byId.size} events in ${scanned}; rules: ${rules} (relative rules after ${s.minHistory} prints), same-side prints within ${s.clusterMs / 1000} s clustered.`));
+          }
+          const st = await ctx.store.get(`state:${mkey(exchange, symbol)}`) as MarketState | undefined;
+          if (st?.fault) blocks.push(block.text(`data fault on the watched feed at ${utc(st.fault.at)}: ${st.fault.message}`, 'warn'));
+          return { blocks };
+        },
+      }),
+    );
+
+    ctx.command(
+      defineCommand({
+        name: 'watch',
+        summary: 'This channel’s whale watchlist: add, remove or list markets',
+        args: {
+          action: arg.choice(['add', 'remove', 'list'] as const),
+          symbol: arg.symbol().optional(),
+          exchange: exchangeArg,
+        },
+        permission: 'market:read',
+        examples: ['/watch add XRP/ETH', '/watch list', '/watch remove XRP/ETH'],
+        handler: async (c) => {
+          const ch = channelKey(c.channel);
+          if (c.args.action === 'list') {
+            const mine = (await watchlists())[ch] ?? [];
+            if (mine.length === 0) return reply.text('This channel watches no markets.');
+            const rows: string[][] = [];
+            for (const k of mine) {
+              const st = await loadState(k);
+              rows.push([k.replace(':', ' '), st.cursor ? utc(st.cursor.time) : 'not polled yet', String(st.processed), st.fault ? `fault: ${st.fault.message}` : 'ok']);
+            }
+            return reply.of(block.table(['market', 'read up to (UTC)', 'trades read', 'feed'], rows, { title: 'Watched for whales' }));
+          }
+          if (c.args.symbol === undefined) c.fail(`/watch ${c.args.action} needs a symbol`);
+          const { exchange, symbol } = await ctx.market.resolve(c.args.exchange === undefined ? { symbol: c.args.symbol as string } : { symbol: c.args.symbol as string, exchange: c.args.exchange });
+          const k = mkey(exchange, symbol);
+          return serial('watchlists', async () => {
+            const lists = await watchlists();
+            const mine = new Set(lists[ch] ?? []);
+            if (c.args.action === 'add') {
+              if (mine.has(k)) return reply.text(`${symbol} (${exchange}) is already watched here.`);
+              mine.add(k);
+            } else {
+              if (!mine.delete(k)) return reply.text(`${symbol} (${exchange}) is not watched here.`);
+            }
+            if (mine.size === 0) delete lists[ch];
+            else lists[ch] = [...mine].sort();
+            await ctx.store.set('watchlists', lists);
+            return reply.text(c.args.action === 'add' ? `Watching ${symbol} (${exchange}) for whales here.` : `No longer watching ${symbol} (${exchange}) here.`, 'ok');
+          });
+        },
+      }),
+    );
+
+    ctx.command(
+      defineCommand({
+        name: 'walls',
+        summary: 'Order-book walls near the mid and bid/ask depth imbalance',
+        args: { symbol: arg.symbol(), exchange: exchangeArg },
+        permission: 'market:read',
+        examples: ['/walls BTC/USDT'],
+        handler: async (c) => {
+          const { exchange, symbol } = await ctx.market.resolve(c.args.exchange === undefined ? { symbol: c.args.symbol } : { symbol: c.args.symbol, exchange: c.args.exchange });
+          const r = await wallsCheck(ctx, cfg, exchange, symbol);
+          const blocks: Block[] = [];
+          const [, quote] = symbol.split('/');
+          blocks.push(
+            r.walls.length === 0
+              ? block.text(`${symbol} (${exchange}): no walls of ≥ ${fmt(r.minNotional)} ${quote} within ${cfg.walls.withinPct} % of mid ${fmt(r.mid)}.`)
+              : block.table(
+                  ['side', 'price', 'size', 'notional', 'from mid'],
+                  r.walls.map((w) => [w.side, fmt(w.price), fmt(w.amount), fmt(w.notional), `${w.distancePct.toFixed(2)} %`]),
+                  { title: `Walls ${symbol} (${exchange}) ≥ ${fmt(r.minNotional)} ${quote} within ${cfg.walls.withinPct} % of mid ${fmt(r.mid)}`, align: ['left', 'right', 'right', 'right', 'right'] },
+                ),
+          );
+          if (r.changes.length > 0) blocks.push(block.text(r.changes.map(describeChange).join('\n'), r.changes.some((x) => x.kind === 'pulled') ? 'warn' : 'info'));
+          blocks.push(block.table(['band', 'bids', 'asks', 'imbalance'], r.imbalance.map(imbalanceRow), { title: 'Depth imbalance (+ = more bids)', align: ['left', 'right', 'right', 'right'] }));
+          return { blocks };
+        },
+      }),
+    );
+  },
+});
+
+declare module '../../src/kernel/index.js' {
+  interface Services {
+    whales: {
+      pollAll(): Promise<void>;
+      pollMarket(exchange: string, symbol: string): Promise<{ events: number; trades: number; fault: string | null }>;
+    };
+  }
+}
+
+function describeChange(x: WallChange): string {
+  const what = `${x.side} wall at ${fmt(x.price)}`;
+  switch (x.kind) {
+    case 'appeared':
+      return `new ${what}: ${fmt(x.wall.amount)} (${fmt(x.wall.notional)})`;
+    case 'grew':
+      return `${what} grew ${fmt(x.before?.amount ?? 0)} → ${fmt(x.wall.amount)}`;
+    case 'pulled':
+      return `PULLED ${what} (${fmt(x.before?.amount ?? 0)}) — gone before the price reached it`;
+    case 'filled':
+      return `${what} was hit (price traded through it)`;
+  }
+}
+
+function imbalanceRow(b: BandImbalance): string[] {
+  return [`±${b.bandPct} %`, fmt(b.bidNotional), fmt(b.askNotional), b.imbalance === null ? 'n/a (empty)' : `${b.imbalance >= 0 ? '+' : ''}${(b.imbalance * 100).toFixed(1)} %`];
+}
+
+/** fetch the book, find walls, compare with the stored previous snapshot, emit changes */
+export async function wallsCheck(
+  ctx: Pick<PluginContext, 'market' | 'store' | 'emit' | 'clock'>,
+  cfg: WhalesConfig,
+  exchange: string,
+  symbol: string,
+): Promise<{ walls: Wall[]; changes: WallChange[]; imbalance: BandImbalance[]; mid: number; minNotional: number }> {
+  const book = await ctx.market.orderBook({ exchange, symbol, depth: cfg.walls.depth });
+  const bestBid = book.bids[0]?.[0];
+  const bestAsk = book.asks[0]?.[0];
+  if (bestBid === undefined || bestAsk === undefined) throw new Error(`${exchange} ${symbol}: the order book has an empty side — no mid, no walls`);
+  const mid = (bestBid + bestAsk) / 2;
+  let minNotional = cfg.walls.minNotional[`${exchange}:${symbol}`] ?? cfg.walls.minNotional[symbol];
+  if (minNotional === undefined) {
+    const inBand = [...book.bids, ...book.asks].filter(([p]) => (Math.abs(p - mid) / mid) * 100 <= cfg.walls.withinPct).map(([p, q]) => p * q).sort((a, b) => a - b);
+    const med = inBand.length === 0 ? 0 : ((inBand[(inBand.length - 1) >> 1] as number) + (inBand[inBand.length >> 1] as number)) / 2;
+    minNotional = med * cfg.walls.relative;
+  }
+  const key = `walls:${exchange}:${symbol}`;
+  const prev = ((await ctx.store.get(key)) as { walls: Wall[]; time: number } | undefined) ?? null;
+  // the traded range between the snapshots, when the feed gives it
+  let traded: { low: number; high: number } | null = null;
+  if (prev !== null) {
+    try {
+      const ts = await ctx.market.trades({ exchange, symbol, since: prev.time, limit: 1000 });
+      if (ts.length > 0) traded = { low: Math.min(...ts.map((t) => t.price)), high: Math.max(...ts.map((t) => t.price)) };
+    } catch {
+      traded = null; // the book alone decides (best prices vs the wall)
+    }
+  }
+  const s = { minNotional, withinPct: cfg.walls.withinPct, growPct: cfg.walls.growPct };
+  const r = trackWalls(prev?.walls ?? null, book, s, traded);
+  await ctx.store.set(key, { walls: r.walls, time: book.time });
+  for (const change of r.changes) await ctx.emit('wall.changed', { exchange, symbol, change, at: book.time });
+  return { walls: r.walls, changes: r.changes, imbalance: imbalance(book), mid, minNotional };
+}
+
+export type { Side };
