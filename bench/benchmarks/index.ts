@@ -5,6 +5,7 @@ import { marketLive } from './market-live.js';
 import { replayLoad } from './replay-load.js';
 import { scan } from './scan.js';
 import { signal } from './signal.js';
+import { whales } from './whales.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run; `npm run bench -- <name>` picks one. */
-export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan];
+export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales];

@@ -1,9 +1,25 @@
 import { z } from 'zod';
-import { arg, block, defineCommand, definePlugin, reply, type Block, type PluginContext, type Trade } from '../../src/kernel/index.js';
-// Agreed exception to "a plugin imports only the kernel API": the pure whale-detection and
-// order-book libraries under src/whales (no I/O, no kernel access; like importing zod).
-import { WhaleDetector, toColumns, type DetectorSettings, type DetectorSnapshot, type Side, type WhaleEvent } from '../../src/whales/detector.js';
-import { imbalance, trackWalls, type BandImbalance, type Wall, type WallChange } from '../../src/whales/walls.js';
+import {
+  arg,
+  block,
+  defineCommand,
+  definePlugin,
+  imbalance,
+  reply,
+  tradeColumns,
+  trackWalls,
+  WhaleDetector,
+  type BandImbalance,
+  type Block,
+  type DetectorSettings,
+  type DetectorSnapshot,
+  type PluginContext,
+  type Side,
+  type Trade,
+  type Wall,
+  type WallChange,
+  type WhaleEvent,
+} from '../../src/kernel/index.js';
 
 /**
  * Whales: large trades and bursts from each watched market's trade feed, order-book walls and
@@ -176,11 +192,11 @@ const fresh = (): MarketState => ({ cursor: null, detector: null, seen: [], outb
 
 /** the market fetch and trade filtering logic, shared by polling and on-demand scans */
 export async function readTrades(
-  ctx: Pick<PluginContext, 'market'>,
+  ctx: Pick<PluginContext<unknown>, 'market'>,
   m: { exchange: string; symbol: string },
   cursor: { time: number; ids: string[] },
   o: { pageLimit: number; maxPages: number; until: number },
-  onBatch: (trades: Trade[]) => void,
+  onBatch: (trades: Trade[], cursorAfter: { time: number; ids: string[] }) => void,
 ): Promise<{ cursor: { time: number; ids: string[] }; pages: number; caughtUp: boolean; count: number }> {
   let cur = { time: cursor.time, ids: [...cursor.ids] };
   let count = 0;
@@ -193,20 +209,24 @@ export async function readTrades(
     }
     if (batch.length === 0) {
       if (got.length >= o.pageLimit) throw new Error(`${m.exchange} ${m.symbol}: more than ${o.pageLimit} trades at ${utc(cur.time)}; the feed cannot be paged past them`);
-      // an empty hour on an exchange that answers one hour per request (binance): step over it
-      if (got.length === 0 && o.until - cur.time > HOUR) {
-        cur = { time: cur.time + HOUR, ids: [] };
+      // Nothing new from `since` on. Some exchanges answer at most one hour per request
+      // (binance: startTime..startTime+1h, both inclusive), so "nothing new" may only mean
+      // "nothing new in that hour": step over it while more than an hour is left before `until`.
+      // The hour's last millisecond was in the answer, so its trades are marked as seen.
+      if (o.until - cur.time > HOUR) {
+        const t = cur.time + HOUR;
+        cur = { time: t, ids: got.filter((x) => x.time === t).map((x) => x.id) };
         continue;
       }
       return { cursor: cur, pages: page, caughtUp: true, count };
     }
-    onBatch(batch);
-    count += batch.length;
     const last = batch[batch.length - 1] as Trade;
     const ids = last.time === cur.time ? cur.ids : [];
     for (let i = batch.length - 1; i >= 0 && (batch[i] as Trade).time === last.time; i--) ids.push((batch[i] as Trade).id);
     cur = { time: last.time, ids };
-    if (got.length < o.pageLimit) return { cursor: cur, pages: page, caughtUp: true, count };
+    count += batch.length;
+    onBatch(batch, cur);
+    // a short page is not proof of being caught up (one-hour windows): the next request tells
   }
   return { cursor: cur, pages: o.maxPages, caughtUp: false, count };
 }
@@ -258,18 +278,21 @@ export default definePlugin({
         const cursor = st.cursor ?? { time: now - cfg.lookbackMs, ids: [] };
         const found: WhaleEvent[] = [];
         let fault: WhaleFault | null = null;
-        let result = { cursor, count: 0 };
+        // progress is tracked batch by batch: after a fault mid-way the cursor matches what the detector saw
+        const result = { cursor, count: 0 };
         try {
-          result = await readTrades(ctx, m, cursor, { pageLimit: cfg.pageLimit, maxPages: cfg.maxPages, until: now }, (batch) => {
-            det.process(toColumns(batch), found);
+          const r = await readTrades(ctx, m, cursor, { pageLimit: cfg.pageLimit, maxPages: cfg.maxPages, until: now }, (batch, after) => {
+            det.process(tradeColumns(batch), found);
+            result.cursor = after;
+            result.count += batch.length;
           });
+          result.cursor = r.cursor; // may have stepped over an empty hour
           // bursts no later print can join any more are finished
-          det.expire(Math.min(now - cfg.lagMs, result.cursor.time), found);
+          // (up to now − lag when caught up; else only up to the last trade read)
+          det.expire(r.caughtUp ? now - cfg.lagMs : result.cursor.time, found);
         } catch (err) {
           fault = { exchange: m.exchange, symbol: m.symbol, at: ctx.clock.now(), message: err instanceof Error ? err.message : String(err) };
         }
-        // progress made before a fault is kept: the detector saw exactly the trades up to the cursor
-        if (fault !== null) result = { ...result, cursor: result.cursor };
         const seen = new Set(st.seen);
         const newEvents = found.filter((e) => !seen.has(e.id) && !st.outbox.some((o) => o.event.id === e.id));
         const vol = newEvents.length > 0 ? await volume24h(m.exchange, m.symbol) : null;
@@ -376,7 +399,7 @@ export default definePlugin({
           let first: number | null = null;
           const r = await readTrades(ctx, { exchange, symbol }, { time: last.time - span, ids: [] }, { pageLimit: cfg.pageLimit, maxPages: cfg.maxPages, until: last.time }, (batch) => {
             first ??= (batch[0] as Trade).time;
-            det.process(toColumns(batch), events);
+            det.process(tradeColumns(batch), events);
           });
           det.flush(events);
           // stored events of a watched market (its detector has a longer memory) are merged in
@@ -387,7 +410,13 @@ export default definePlugin({
             if (a.event.firstTime >= last.time - span) byId.set(a.event.id, a.event);
           }
           const vol = await volume24h(exchange, symbol);
-          for (const e of byId.values()) if (!sev.has(e.id)) sev.set(e.id, severityOf(e, vol, s, cfg.severity).severity);
+          const bases = new Set<string>();
+          for (const e of byId.values()) {
+            if (sev.has(e.id)) continue;
+            const r = severityOf(e, vol, s, cfg.severity);
+            sev.set(e.id, r.severity);
+            bases.add(r.basis.replace(/^[\d.,]+(× | %)\s*(of )?/, ''));
+          }
           const top = [...byId.values()].filter((e) => e.notional >= min).sort((a, b) => b.notional - a.notional).slice(0, 20);
           const [base, quote] = symbol.split('/');
           const rules = [s.absolute !== null ? `≥ ${fmt(s.absolute)} ${quote}` : null, s.k !== null ? `≥ ${s.k}× median print` : null, s.z !== null ? `log z ≥ ${s.z}` : null].filter(Boolean).join(' or ');
@@ -401,7 +430,7 @@ export default definePlugin({
                 align: EVENT_ALIGN,
               }),
             );
-            blocks.push(block.text(`${byId.size} events in ${scanned}; rules: ${rules} (relative rules after ${s.minHistory} prints), same-side prints within ${s.clusterMs / 1000} s clustered.`));
+            blocks.push(block.text(`${byId.size} events in ${scanned}; rules: ${rules} (relative rules after ${s.minHistory} prints), same-side prints within ${s.clusterMs / 1000} s clustered.${bases.size > 0 ? ` Severity by ${[...bases].join('; ')}.` : ''}`));
           }
           const st = await ctx.store.get(`state:${mkey(exchange, symbol)}`) as MarketState | undefined;
           if (st?.fault) blocks.push(block.text(`data fault on the watched feed at ${utc(st.fault.at)}: ${st.fault.message}`, 'warn'));
@@ -513,7 +542,7 @@ function imbalanceRow(b: BandImbalance): string[] {
 
 /** fetch the book, find walls, compare with the stored previous snapshot, emit changes */
 export async function wallsCheck(
-  ctx: Pick<PluginContext, 'market' | 'store' | 'emit' | 'clock'>,
+  ctx: Pick<PluginContext<unknown>, 'market' | 'store' | 'emit' | 'clock'>,
   cfg: WhalesConfig,
   exchange: string,
   symbol: string,

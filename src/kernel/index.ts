@@ -41,3 +41,7 @@ export { renderCandleChart } from '../market/chart/candle-chart.js';
 // Pure analysis libraries plugins compute with: Float64Array in, Float64Array out, no state, no I/O.
 export * as ta from '../ta/index.js';
 export { filteredProbabilities, fitGaussianHmm, stationaryDistribution } from '../regimes/hmm.js';
+export { WhaleDetector, toColumns as tradeColumns } from '../whales/detector.js';
+export type { DetectorSettings, DetectorSnapshot, Side, WhaleEvent } from '../whales/detector.js';
+export { imbalance, trackWalls } from '../whales/walls.js';
+export type { BandImbalance, Wall, WallChange } from '../whales/walls.js';
