@@ -35,6 +35,15 @@ import {
  * repeat); an outbox left by a crash is sent on the next poll. A failed fetch is a data fault:
  * logged, stored (shown by /whales and /watch list) and emitted as `whales.fault` — never silence.
  *
+ * Trade streams (`stream`, on by default): where the market source has them (live, ccxt.pro
+ * watchTrades), the poll starts a WebSocket per watched market, and streamed trades go through
+ * the same path (cursor, detector, outbox), so a stream, a poll and a restart dedupe by the
+ * cursor. The poll that starts a stream still reads by REST, and so does one more catch-up
+ * before the stream's first batch: nothing between the cursor and the first streamed trade is
+ * missed. While a stream runs, the poll only finishes quiet bursts. A stream that fails (or an
+ * exchange without one) is logged and the market is polled at once and on every poll; the stream
+ * is tried again after streamRetryMs × 2^(failures − 1), at most streamRetryMaxMs.
+ *
  * Severity: event notional as a share of the market's 24 h volume (quote volume from the ticker,
  * else base size over base volume): ≥ severity.high → high, ≥ severity.medium → medium, else low.
  * Without a 24 h volume: by multiples of the absolute threshold (≥ 10× high, ≥ 3× medium), or
@@ -100,6 +109,11 @@ export const whalesConfig = z
     lookbackMs: z.number().int().min(0).default(15 * 60_000),
     /** bursts are finished only this long after their last print (late prints on a live feed) */
     lagMs: z.number().int().min(0).default(5000),
+    /** trade streams (WebSocket) where the market source has them; polling is the fallback */
+    stream: z.boolean().default(true),
+    /** after a stream failure: polling, and the stream again after streamRetryMs × 2^(failures − 1), at most streamRetryMaxMs */
+    streamRetryMs: z.number().int().min(0).default(30_000),
+    streamRetryMaxMs: z.number().int().min(0).default(15 * 60_000),
     /** events kept per market for /whales */
     keepEvents: z.number().int().min(10).max(100_000).default(500),
     /** /whales <symbol> scans this far back from the newest trade when no since is given */
@@ -113,9 +127,11 @@ export const whalesConfig = z
         withinPct: z.number().positive().max(50).default(2),
         growPct: z.number().positive().default(25),
         depth: z.number().int().min(5).max(5000).default(100),
+        /** the walls poll of watched markets (schedule `whales.walls`) */
+        cron: z.string().min(9).default('* * * * *'),
       })
       .strict()
-      .default({ minNotional: {}, relative: 5, withinPct: 2, growPct: 25, depth: 100 }),
+      .default({ minNotional: {}, relative: 5, withinPct: 2, growPct: 25, depth: 100, cron: '* * * * *' }),
   })
   .strict();
 
@@ -231,6 +247,35 @@ export async function readTrades(
   return { cursor: cur, pages: o.maxPages, caughtUp: false, count };
 }
 
+/**
+ * trades pushed by a stream, taken like one page of readTrades: those after the cursor (at the
+ * cursor's millisecond only ids not in it; each id once), which must be in time order
+ */
+export function takePushed(
+  m: { exchange: string; symbol: string },
+  cursor: { time: number; ids: string[] },
+  pushed: { trades: Trade[]; caughtUp: boolean },
+  onBatch: (trades: Trade[], cursorAfter: { time: number; ids: string[] }) => void,
+): { cursor: { time: number; ids: string[] }; pages: number; caughtUp: boolean; count: number } {
+  const seen = new Set(cursor.ids);
+  const batch: Trade[] = [];
+  for (const t of pushed.trades) {
+    if (t.time < cursor.time || seen.has(t.id)) continue;
+    seen.add(t.id);
+    batch.push(t);
+  }
+  for (let i = 1; i < batch.length; i++) {
+    if ((batch[i] as Trade).time < (batch[i - 1] as Trade).time) throw new Error(`${m.exchange} ${m.symbol}: streamed trades out of time order`);
+  }
+  const last = batch[batch.length - 1];
+  if (last === undefined) return { cursor, pages: 0, caughtUp: pushed.caughtUp, count: 0 };
+  const ids = last.time === cursor.time ? [...cursor.ids] : [];
+  for (let i = batch.length - 1; i >= 0 && (batch[i] as Trade).time === last.time; i--) ids.push((batch[i] as Trade).id);
+  const after = { time: last.time, ids };
+  onBatch(batch, after);
+  return { cursor: after, pages: 0, caughtUp: pushed.caughtUp, count: batch.length };
+}
+
 export default definePlugin({
   name: 'whales',
   version: '0.1.0',
@@ -265,8 +310,8 @@ export default definePlugin({
       }
     };
 
-    /** one poll of one market: read new trades from the cursor, detect, store, emit */
-    const pollMarket = (k: string, channels: string[]): Promise<{ events: number; trades: number; fault: string | null }> =>
+    /** one poll of one market: read new trades from the cursor (or take those a stream pushed), detect, store, emit */
+    const pollMarket = (k: string, channels: string[], pushed?: { trades: Trade[]; caughtUp: boolean }): Promise<{ events: number; trades: number; fault: string | null }> =>
       serial(k, async () => {
         const [exchange, ...rest] = k.split(':');
         const symbol = rest.join(':');
@@ -281,11 +326,16 @@ export default definePlugin({
         // progress is tracked batch by batch: after a fault mid-way the cursor matches what the detector saw
         const result = { cursor, count: 0 };
         try {
-          const r = await readTrades(ctx, m, cursor, { pageLimit: cfg.pageLimit, maxPages: cfg.maxPages, until: now }, (batch, after) => {
+          const onBatch = (batch: Trade[], after: { time: number; ids: string[] }): void => {
             det.process(tradeColumns(batch), found);
             result.cursor = after;
             result.count += batch.length;
-          });
+          };
+          // streamed trades before the market's first poll: REST reads them (and what came before)
+          const r =
+            pushed === undefined || st.cursor === null
+              ? await readTrades(ctx, m, cursor, { pageLimit: cfg.pageLimit, maxPages: cfg.maxPages, until: now }, onBatch)
+              : takePushed(m, cursor, pushed, onBatch);
           result.cursor = r.cursor; // may have stepped over an empty hour
           // bursts no later print can join any more are finished
           // (up to now − lag when caught up; else only up to the last trade read)
@@ -329,22 +379,129 @@ export default definePlugin({
         return { events: sent.length, trades: result.count, fault: fault?.message ?? null };
       });
 
+    /** trade streams per market (see the header) */
+    interface Feed {
+      stop: (() => Promise<void>) | null;
+      channels: string[];
+      failures: number;
+      retryAt: number;
+      /** the stream's first batch was preceded by a REST catch-up */
+      primed: boolean;
+    }
+    const feeds = new Map<string, Feed>();
+    let closing = false;
+    const backoff = (f: Feed): void => {
+      f.failures += 1;
+      f.retryAt = ctx.clock.now() + Math.min(cfg.streamRetryMaxMs, cfg.streamRetryMs * 2 ** (f.failures - 1));
+    };
+    const pollQuietly = (k: string, f: Feed, pushed?: { trades: Trade[]; caughtUp: boolean }): void => {
+      pollMarket(k, f.channels, pushed).catch((err: unknown) => ctx.log.error({ err, market: k }, 'whales: poll failed'));
+    };
+    /** 'live': the market's stream was running; 'started': started now; 'off': polling */
+    const ensureFeed = async (k: string, channels: string[]): Promise<'live' | 'started' | 'off'> => {
+      if (!cfg.stream || !ctx.market.canWatchTrades || closing) return 'off';
+      let f = feeds.get(k);
+      if (f === undefined) {
+        f = { stop: null, channels, failures: 0, retryAt: 0, primed: false };
+        feeds.set(k, f);
+      }
+      f.channels = channels;
+      if (f.stop !== null) return 'live';
+      if (ctx.clock.now() < f.retryAt) return 'off';
+      const feed = f;
+      const [exchange, ...rest] = k.split(':');
+      const m = { exchange: exchange as string, symbol: rest.join(':') };
+      let failed = false;
+      feed.primed = false;
+      const onTrades = (trades: Trade[]): void => {
+        if (failed || closing) return;
+        if (!feed.primed) {
+          // REST up to now first: it has every trade before the first streamed one
+          feed.primed = true;
+          feed.failures = 0;
+          pollQuietly(k, feed);
+        }
+        pollQuietly(k, feed, { trades, caughtUp: false });
+      };
+      const onError = (err: Error): void => {
+        failed = true;
+        feed.stop = null;
+        if (closing) return;
+        backoff(feed);
+        ctx.log.warn({ ...m, reason: err.message, retryAt: new Date(feed.retryAt).toISOString() }, 'whales: trade stream lost; polling until it is back');
+        pollQuietly(k, feed); // the fallback: from the cursor, at once
+      };
+      try {
+        const stop = await ctx.market.watchTrades(m, onTrades, onError);
+        if (failed) return 'off';
+        if (closing) {
+          await stop();
+          return 'off';
+        }
+        feed.stop = stop;
+        ctx.log.info(m, 'whales: trade stream started');
+        return 'started';
+      } catch (err) {
+        backoff(feed);
+        ctx.log.warn({ ...m, reason: err instanceof Error ? err.message : String(err), retryAt: new Date(feed.retryAt).toISOString() }, 'whales: no trade stream; polling');
+        return 'off';
+      }
+    };
+
     const pollAll = async (): Promise<void> => {
       const lists = await watchlists();
       const byMarket = new Map<string, string[]>();
       for (const [ch, markets] of Object.entries(lists)) for (const mk of markets) byMarket.set(mk, [...(byMarket.get(mk) ?? []), ch]);
       for (const [k, channels] of byMarket) {
         try {
-          await pollMarket(k, channels.sort());
+          const feed = await ensureFeed(k, channels.sort());
+          // a running stream brings the trades: the poll only finishes quiet bursts
+          await pollMarket(k, channels, feed === 'live' ? { trades: [], caughtUp: true } : undefined);
         } catch (err) {
           ctx.log.error({ err, market: k }, 'whales: poll failed');
         }
       }
+      for (const [k, f] of feeds) {
+        if (byMarket.has(k)) continue;
+        feeds.delete(k); // no longer watched
+        await f.stop?.().catch((err: unknown) => ctx.log.warn({ err, market: k }, 'whales: stopping a trade stream failed'));
+      }
     };
 
-    ctx.provide('whales', { pollAll, pollMarket: (exchange: string, symbol: string) => pollMarket(mkey(exchange, symbol), []) });
+    ctx.provide('whales', {
+      pollAll,
+      pollMarket: (exchange: string, symbol: string) => pollMarket(mkey(exchange, symbol), []),
+      feed: async (exchange: string, symbol: string) => {
+        const k = mkey(exchange, symbol);
+        await (locks.get(k) ?? Promise.resolve()); // after the polls queued so far
+        const st = await loadState(k);
+        return { streaming: feeds.get(k)?.stop != null, cursor: st.cursor, processed: st.processed };
+      },
+    });
 
     ctx.schedule({ name: 'poll', cron: cfg.cron, ...(cfg.timezone !== undefined ? { timezone: cfg.timezone } : {}), run: pollAll });
+
+    /**
+     * Walls on a schedule (`whales.walls`, walls.cron): every watched market's book through
+     * wallsCheck, which compares it with the previous snapshot kept in the store (so a restart
+     * keeps it) and emits `wall.changed`. A missing book or an exchange error is a data fault:
+     * logged and emitted as `whales.fault` ("order book: …"), never skipped silently.
+     */
+    const wallsAll = async (): Promise<void> => {
+      const markets = new Set(Object.values(await watchlists()).flat());
+      for (const k of [...markets].sort()) {
+        const [exchange, ...rest] = k.split(':');
+        const m = { exchange: exchange as string, symbol: rest.join(':') };
+        try {
+          await serial(`walls:${k}`, () => wallsCheck(ctx, cfg, m.exchange, m.symbol));
+        } catch (err) {
+          const fault: WhaleFault = { ...m, at: ctx.clock.now(), message: `order book: ${err instanceof Error ? err.message : String(err)}` };
+          ctx.log.warn({ exchange: m.exchange, symbol: m.symbol, fault: fault.message }, 'whales: walls data fault');
+          await ctx.emit('whales.fault', fault);
+        }
+      }
+    };
+    ctx.schedule({ name: 'walls', cron: cfg.walls.cron, ...(cfg.timezone !== undefined ? { timezone: cfg.timezone } : {}), run: wallsAll });
 
     const exchangeArg = arg.string({ pattern: /^[a-z][a-z0-9]*$/, patternHint: 'an exchange id like binance' }).optional().describe('default: the configured exchange');
 
@@ -492,7 +649,7 @@ export default definePlugin({
         examples: ['/walls BTC/USDT'],
         handler: async (c) => {
           const { exchange, symbol } = await ctx.market.resolve(c.args.exchange === undefined ? { symbol: c.args.symbol } : { symbol: c.args.symbol, exchange: c.args.exchange });
-          const r = await wallsCheck(ctx, cfg, exchange, symbol);
+          const r = await serial(`walls:${mkey(exchange, symbol)}`, () => wallsCheck(ctx, cfg, exchange, symbol));
           const blocks: Block[] = [];
           const [, quote] = symbol.split('/');
           blocks.push(
@@ -510,6 +667,13 @@ export default definePlugin({
         },
       }),
     );
+
+    return async () => {
+      closing = true;
+      await Promise.all([...feeds.values()].map((f) => f.stop?.().catch(() => undefined)));
+      feeds.clear();
+      await Promise.all([...locks.values()]); // streamed batches still being stored
+    };
   },
 });
 
@@ -518,6 +682,8 @@ declare module '../../src/kernel/index.js' {
     whales: {
       pollAll(): Promise<void>;
       pollMarket(exchange: string, symbol: string): Promise<{ events: number; trades: number; fault: string | null }>;
+      /** the market's trade stream (running or not), cursor and trades read, after the polls queued so far */
+      feed(exchange: string, symbol: string): Promise<{ streaming: boolean; cursor: { time: number; ids: string[] } | null; processed: number }>;
     };
   }
 }

@@ -41,6 +41,7 @@ export async function openMarket(config: MarketConfig, deps: OpenMarketDeps): Pr
   const source = createLiveSource({
     exchanges: config.exchanges,
     urls: config.urls,
+    wsUrls: config.wsUrls,
     timeoutMs: config.timeoutMs,
     retries: config.retries,
     breaker: config.breaker,

@@ -137,6 +137,24 @@ export class MarketData {
     );
   }
 
+  /** whether the source has live trade streams (live: yes, per exchange where ccxt.pro has one; replay: no) */
+  get canWatchTrades(): boolean {
+    return this.o.source.watchTrades !== undefined;
+  }
+
+  /**
+   * A live trade stream for a market (WebSocket through ccxt.pro): batches of new trades,
+   * validated like `trades`, go to `onTrades`; the first failure goes to `onError` and ends the
+   * stream. Resolves with a stop function; rejects when the source or the exchange has no stream.
+   * Not cached or coalesced: each call is its own stream.
+   */
+  async watchTrades(req: MarketRequest, onTrades: (trades: Trade[]) => void, onError: (err: Error) => void): Promise<() => Promise<void>> {
+    const source = this.o.source;
+    if (source.watchTrades === undefined) throw new MarketError(`the ${this.mode} market source has no trade streams`);
+    const { exchange, symbol } = await this.resolve(req);
+    return source.watchTrades(exchange, symbol, onTrades, onError);
+  }
+
   close(): Promise<void> {
     return this.o.source.close();
   }

@@ -113,6 +113,15 @@ export interface MarketSource {
   fetchTicker(exchange: string, symbol: string): Promise<Ticker>;
   fetchOrderBook(exchange: string, symbol: string, depth: number): Promise<OrderBook>;
   fetchTrades(exchange: string, symbol: string, opts: { since?: number; limit?: number }): Promise<Trade[]>;
+  /**
+   * A live trade stream (WebSocket), where the source and the exchange have one; the replay source
+   * has none. Resolves once the stream is started (the subscription is sent when it connects) with
+   * a function that stops it. Each batch of new trades (validated like fetchTrades, oldest first)
+   * goes to `onTrades`; a failure (connection lost, bad data) goes once to `onError` and ends the
+   * stream: the caller decides whether to fall back to polling and when to watch again.
+   * Rejects when the exchange has no trade stream.
+   */
+  watchTrades?(exchange: string, symbol: string, onTrades: (trades: Trade[]) => void, onError: (err: Error) => void): Promise<() => Promise<void>>;
   /** the desk's "now" for this source: the clock when live; the replay time or last record when replaying */
   now(): number;
   close(): Promise<void>;

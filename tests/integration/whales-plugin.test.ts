@@ -12,7 +12,8 @@ import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
  * The whales plugin on the real recorded trades:
  *  - binance XRP/ETH through the fake Binance server and the real ccxt client (aggTrades, paged
  *    by ccxt's one-hour windows), and through the replay source;
- *  - kraken BCH/EUR through the replay source (there is no kraken fake), at a 2023 replay time.
+ *  - kraken BCH/EUR through the replay source, at a 2023 replay time (through the fake Kraken and
+ *    ccxt: whales-kraken.test.ts).
  * Order books are not recorded: the wall test registers hand-written books (TEST_BOOK_*) with
  * the fake exchange and reads them through ccxt.
  */
@@ -84,7 +85,7 @@ describe('/whales on the recorded data (replay source)', () => {
     expect(filtered.split('\n').filter((l) => /^\s*\d{4}-/.test(l))).toHaveLength(2);
   });
 
-  it('kraken BCH/EUR (replay; no kraken fake): the largest prints are found, side unknown', async () => {
+  it('kraken BCH/EUR (replay): the largest prints are found, side unknown', async () => {
     const rows = readFileSync(path.join(sharedDataDir(), 'trades', 'kraken_BCH-EUR_trades.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
     const costs = rows.map(([, p, a]) => (p as number) * (a as number)).sort((a, b) => b - a);
     const fifth = costs[4] as number;

@@ -86,6 +86,8 @@ export const marketConfigSchema = z
       .default({ markets: 3_600_000, ticker: 5_000, candles: 30_000, orderBook: 2_000, trades: 5_000 }),
     /** per-exchange API base URL override (tests point ccxt at the fake exchange) */
     urls: z.record(exchangeId, z.string().url()).default({}),
+    /** per-exchange WebSocket base URL override for trade streams (tests point ccxt.pro at the fake exchange) */
+    wsUrls: z.record(exchangeId, z.string().url()).default({}),
   })
   .strict()
   .refine((m) => m.exchanges.includes(m.defaultExchange), { message: 'defaultExchange must be one of exchanges', path: ['defaultExchange'] });

@@ -41,8 +41,20 @@ export interface CcxtExchange {
 
 export type CcxtExchangeClass = new (config: Record<string, unknown>) => CcxtExchange;
 
-export interface LoadedClass {
-  ctor: CcxtExchangeClass;
+/** The part of a ccxt.pro instance the live source uses for trade streams. */
+export interface CcxtProExchange extends CcxtExchange {
+  has: Record<string, unknown>;
+  watchTrades(symbol: string, since?: number, limit?: number, params?: Record<string, unknown>): Promise<unknown>;
+  setMarkets(markets: unknown, currencies?: unknown): unknown;
+  /** ccxt refuses plain ws:// URLs (e.g. a local fake) until this has created its http.Agent */
+  loadHttpProxyAgent?(): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+export type CcxtProExchangeClass = new (config: Record<string, unknown>) => CcxtProExchange;
+
+export interface LoadedClass<C = CcxtExchangeClass> {
+  ctor: C;
   /** how it was loaded: one file, or the whole ccxt package as a fallback */
   how: 'single-file' | 'full-import';
   ms: number;
@@ -66,20 +78,34 @@ const cache = new Map<string, Promise<LoadedClass>>();
 
 /** The ccxt class for an exchange id, imported once per process. */
 export function loadExchangeClass(id: string): Promise<LoadedClass> {
-  let p = cache.get(id);
+  return cached(id, false);
+}
+
+/**
+ * The ccxt.pro (WebSocket) class for an exchange id, imported once per process: js/src/pro/<id>.js,
+ * which imports the REST class and ccxt's ws client (the `ws` package) only. Rejects when ccxt
+ * has no pro class for the exchange. The instance is a REST client too (it extends the REST class).
+ */
+export function loadProExchangeClass(id: string): Promise<LoadedClass<CcxtProExchangeClass>> {
+  return cached(id, true) as Promise<LoadedClass<CcxtProExchangeClass>>;
+}
+
+function cached(id: string, pro: boolean): Promise<LoadedClass> {
+  const key = `${pro ? 'pro:' : ''}${id}`;
+  let p = cache.get(key);
   if (p === undefined) {
-    p = load(id);
-    cache.set(id, p);
-    p.catch(() => cache.delete(id));
+    p = load(id, pro);
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
   }
   return p;
 }
 
-async function load(id: string): Promise<LoadedClass> {
+async function load(id: string, pro: boolean): Promise<LoadedClass> {
   if (!EXCHANGE_ID.test(id)) throw new Error(`not a ccxt exchange id: "${id}"`);
   const t0 = performance.now();
   const dir = ccxtSourceDir();
-  const file = dir === null ? null : path.join(dir, `${id}.js`);
+  const file = dir === null ? null : path.join(dir, ...(pro ? ['pro'] : []), `${id}.js`);
   if (file !== null && existsSync(file)) {
     try {
       const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
@@ -90,9 +116,9 @@ async function load(id: string): Promise<LoadedClass> {
       // fall through to the whole package
     }
   }
-  const all = (await import('ccxt')) as unknown as Record<string, unknown>;
-  const ctor = all[id];
-  if (typeof ctor !== 'function') throw new Error(`ccxt has no exchange "${id}"`);
+  const all = (await import('ccxt')) as unknown as Record<string, unknown> & { pro?: Record<string, unknown> };
+  const ctor = pro ? all.pro?.[id] : all[id];
+  if (typeof ctor !== 'function') throw new Error(pro ? `ccxt has no WebSocket (ccxt.pro) class for "${id}"` : `ccxt has no exchange "${id}"`);
   return { ctor: ctor as CcxtExchangeClass, how: 'full-import', ms: performance.now() - t0 };
 }
 

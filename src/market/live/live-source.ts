@@ -3,7 +3,7 @@ import { closest } from '../../kernel/fuzzy.js';
 import { BadDataError, ExchangeTimeoutError, ExchangeUnavailableError, MarketError, UnknownExchangeError, UnknownSymbolError } from '../errors.js';
 import { timeframeMs, TIMEFRAMES } from '../timeframes.js';
 import { emptyCandles, fromRows, type CandleRequest, type Candles, type MarketInfo, type MarketSource, type OrderBook, type Ticker, type Trade } from '../types.js';
-import { ccxtErrorChain, loadExchangeClass, type CcxtExchange } from './ccxt-loader.js';
+import { ccxtErrorChain, loadExchangeClass, loadProExchangeClass, type CcxtExchange, type CcxtProExchange } from './ccxt-loader.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { parseOhlcvPage, toMarkets, toOrderBook, toTicker, toTrades, type OhlcvRow } from './parse.js';
 
@@ -29,6 +29,10 @@ import { parseOhlcvPage, toMarkets, toOrderBook, toTicker, toTrades, type OhlcvR
  * - Everything ccxt returns is validated (parse.ts) before it becomes a desk type; a 200 answer
  *   whose body is not JSON (or is empty) is refused as BadDataError (ccxt itself hands the raw
  *   text on, and e.g. fetchOHLCV turns it into an empty list — a silent "no data").
+ * - Trade streams (watchTrades): one ccxt.pro instance per stream (loaded lazily like the REST
+ *   class, given the REST client's markets), `wsUrls[exchange]` replacing the origin of every
+ *   ws(s) URL in its `urls.api`. No retries and no breaker: the first failure ends the stream and
+ *   is reported, and the caller falls back to polling (see MarketSource.watchTrades).
  */
 
 export interface LiveSourceOptions {
@@ -36,6 +40,8 @@ export interface LiveSourceOptions {
   exchanges: readonly string[];
   /** per-exchange API base override (fake exchange) */
   urls: Record<string, string>;
+  /** per-exchange WebSocket base override for trade streams (fake exchange), e.g. ws://127.0.0.1:1234/stream */
+  wsUrls?: Record<string, string>;
   timeoutMs: number;
   retries: number;
   breaker: { failures: number; cooldownMs: number };
@@ -60,6 +66,14 @@ const EXCHANGE_OPTIONS: Record<string, Record<string, unknown>> = {
   binance: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
 };
 const DEFAULT_OPTIONS: Record<string, unknown> = { defaultType: 'spot' };
+
+/**
+ * per-exchange watchTrades params. binance: the aggregate-trade stream, whose ids are those of
+ * fetchTrades (ccxt reads /api/v3/aggTrades for spot), so a stream and a poll dedupe by trade id
+ */
+const WATCH_TRADES_PARAMS: Record<string, Record<string, unknown>> = {
+  binance: { name: 'aggTrade' },
+};
 
 interface Client {
   id: string;
@@ -128,12 +142,19 @@ export function parseRetryAfter(value: string | undefined, nowMs: number = Date.
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
-/** "https://api.binance.com/api/v3" with base "http://127.0.0.1:1234" → "http://127.0.0.1:1234/api/v3" (recursively) */
-function overrideUrls(api: unknown, base: string): unknown {
+const HTTP_ORIGIN = /^https?:\/\/[^/]+/;
+const WS_ORIGIN = /^wss?:\/\/[^/]+/;
+
+/**
+ * "https://api.binance.com/api/v3" with base "http://127.0.0.1:1234" → "http://127.0.0.1:1234/api/v3"
+ * (recursively); with `origin` = WS_ORIGIN the same for ws(s) URLs:
+ * "wss://stream.binance.com:9443/ws" with base "ws://127.0.0.1:1234/stream" → "ws://127.0.0.1:1234/stream/ws"
+ */
+function overrideUrls(api: unknown, base: string, origin: RegExp = HTTP_ORIGIN): unknown {
   const u = new URL(base);
-  const prefix = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  const prefix = `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.replace(/^https?:\/\/[^/]+/, prefix);
+    if (typeof v === 'string') return v.replace(origin, prefix);
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, walk(x)]));
     }
@@ -148,6 +169,8 @@ export function createLiveSource(opts: LiveSourceOptions): MarketSource {
   const random = opts.random ?? Math.random;
   const clients = new Map<string, Promise<Client>>();
   const breakers = new Map<string, CircuitBreaker>();
+  /** running trade streams' stop functions */
+  const streams = new Set<() => Promise<void>>();
   let closed = false;
 
   const breakerFor = (id: string): CircuitBreaker => {
@@ -389,11 +412,76 @@ export function createLiveSource(opts: LiveSourceOptions): MarketSource {
       if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new MarketError(`limit must be a positive whole number of trades, got ${o.limit}`);
       const c = await market(exchange, symbol);
       const raw = await call(c, `fetchTrades ${symbol}`, () => c.ex.fetchTrades(symbol, o.since, o.limit), symbol);
-      return toTrades(raw, exchange, symbol);
+      return toTrades(c.id === 'kraken' ? krakenSidesAsSent(raw) : raw, exchange, symbol);
+    },
+
+    async watchTrades(exchange: string, symbol: string, onTrades: (trades: Trade[]) => void, onError: (err: Error) => void): Promise<() => Promise<void>> {
+      const c = await market(exchange, symbol);
+      const base = opts.urls[exchange];
+      const wsBase = opts.wsUrls?.[exchange];
+      // a redirected REST API (a fake exchange) with the real exchange's stream would mix two markets
+      if (base !== undefined && wsBase === undefined) throw new MarketError(`${exchange}: no trade stream — its REST API is redirected (market.urls) but its WebSocket is not (market.wsUrls)`);
+      let ex: CcxtProExchange;
+      try {
+        const loaded = await loadProExchangeClass(exchange);
+        ex = new loaded.ctor({ enableRateLimit: true, timeout: opts.timeoutMs, options: { ...(EXCHANGE_OPTIONS[exchange] ?? DEFAULT_OPTIONS) } });
+      } catch (e) {
+        throw new MarketError(`${exchange} has no WebSocket trade stream in ccxt (${e instanceof Error ? e.message : String(e)})`);
+      }
+      if (ex.has['watchTrades'] !== true) throw new MarketError(`${exchange} has no WebSocket trade stream (ccxt watchTrades)`);
+      if (base !== undefined) ex.urls['api'] = overrideUrls(ex.urls['api'], base);
+      if (wsBase !== undefined) {
+        ex.urls['api'] = overrideUrls(ex.urls['api'], wsBase, WS_ORIGIN);
+        if (wsBase.startsWith('ws:')) await ex.loadHttpProxyAgent?.();
+      }
+      ex.setMarkets(c.ex.markets); // the REST client's: no second markets request
+      let stopped = false;
+      const stop = async (): Promise<void> => {
+        if (stopped) return;
+        stopped = true;
+        streams.delete(stop);
+        await ex.close().catch(() => undefined);
+        const d = ex.fetchDispatcher;
+        await (d?.destroy?.() ?? d?.close?.())?.catch(() => undefined);
+      };
+      streams.add(stop);
+      const fail = async (err: Error): Promise<void> => {
+        if (stopped) return;
+        await stop();
+        onError(err);
+      };
+      log.debug({ exchange, symbol, wsUrlOverride: wsBase ?? null }, 'trade stream starting');
+      void (async (): Promise<void> => {
+        while (!stopped) {
+          let raw: unknown;
+          try {
+            // ccxt mutates params: a fresh object per call
+            raw = await ex.watchTrades(symbol, undefined, undefined, { ...(WATCH_TRADES_PARAMS[exchange] ?? {}) });
+          } catch (e) {
+            await fail(new ExchangeUnavailableError(`${exchange} trade stream for ${symbol} failed: ${shortReason(e)}`));
+            return;
+          }
+          if (stopped) return;
+          let trades: Trade[];
+          try {
+            trades = toTrades(raw, exchange, symbol);
+          } catch (e) {
+            await fail(e instanceof Error ? e : new Error(String(e)));
+            return;
+          }
+          try {
+            if (trades.length > 0) onTrades(trades);
+          } catch (err) {
+            log.error({ err, exchange, symbol }, 'trade stream consumer failed');
+          }
+        }
+      })();
+      return stop;
     },
 
     async close(): Promise<void> {
       closed = true;
+      await Promise.all([...streams].map((stop) => stop()));
       const all = [...clients.values()];
       clients.clear();
       await Promise.all(
@@ -408,6 +496,20 @@ export function createLiveSource(opts: LiveSourceOptions): MarketSource {
       );
     },
   };
+}
+
+/**
+ * ccxt's kraken parser turns every side marker other than "s" into "buy". Kraken's REST trades
+ * ([price, volume, time, side, type, misc, id]) always carry "b" or "s"; a row with anything
+ * else has no known side, and it stays unknown here instead of becoming a buy.
+ */
+function krakenSidesAsSent(raw: unknown): unknown {
+  if (!Array.isArray(raw)) return raw;
+  return raw.map((t: unknown) => {
+    const info = (t as { info?: unknown } | null)?.info;
+    if (!Array.isArray(info) || info[3] === 'b' || info[3] === 's') return t;
+    return { ...(t as Record<string, unknown>), side: undefined };
+  });
 }
 
 function ohlcvPageMax(ex: CcxtExchange): number {

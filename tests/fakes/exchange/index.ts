@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { defaultMarketDir, RecordedData, tfToMs, type CandleSeries, type TradeSeries } from './data.js';
 import { lowerBound } from '../../../src/market/search.js';
+import { attachFakeTradeStream, type FakeTradeStream } from './ws.js';
+
+export type { FakeTradeStream, PushedTrade } from './ws.js';
 
 /**
  * A fake Binance spot REST server for tests and benchmarks: the subset the real ccxt `binance`
@@ -28,6 +31,9 @@ import { lowerBound } from '../../../src/market/search.js';
  * "now" is per series the last recorded candle (or trade) unless a test sets one with `setNow`
  * (or `opts.now`); nothing with an open time after now is served. A recorded candle is served
  * whole once it has opened.
+ *
+ * `ws` is the WebSocket trade stream endpoint on the same port (ws.ts): recorded trades as
+ * Binance aggTrade/trade stream events, pushed by the test.
  */
 
 export type Fault =
@@ -73,6 +79,8 @@ export interface FakeExchangeOptions {
 export interface FakeExchange {
   /** base URL, e.g. http://127.0.0.1:41234 */
   readonly url: string;
+  /** the WebSocket trade streams (url: e.g. ws://127.0.0.1:41234/stream, for market.wsUrls.binance) */
+  readonly ws: FakeTradeStream;
   /** every request received, in order */
   readonly requests: LoggedRequest[];
   /** the recorded data being served */
@@ -499,9 +507,11 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const ws = attachFakeTradeStream(server, `ws://127.0.0.1:${port}/stream`, data);
 
   return {
     url: `http://127.0.0.1:${port}`,
+    ws,
     requests,
     data,
     inject(o: InjectOptions): void {
@@ -530,6 +540,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
       return requests.filter((r) => r.path === path);
     },
     async close(): Promise<void> {
+      await ws.close();
       for (const res of hanging) res.destroy();
       hanging.clear();
       await new Promise<void>((resolve) => {
