@@ -468,7 +468,35 @@ export default definePlugin({
       }
     };
 
+    /**
+     * The whale section of a digest (the digest plugin composes sections that plugins provide):
+     * the largest stored events of every watched market in the period, and the data faults
+     * still standing, so a quiet section never hides an outage.
+     */
+    const digestSection = async (period: { since: number; max?: number }): Promise<Block[]> => {
+      const markets = [...new Set(Object.values(await watchlists()).flat())].sort();
+      if (markets.length === 0) return [block.text('Whales: no markets are watched (/watch add <symbol>).')];
+      const sev = new Map<string, Severity>();
+      const events: WhaleEvent[] = [];
+      const faults: string[] = [];
+      for (const k of markets) {
+        for (const a of await loadEvents(k)) {
+          if (a.event.firstTime < period.since) continue;
+          sev.set(a.event.id, a.severity);
+          events.push(a.event);
+        }
+        const st = await loadState(k);
+        if (st.fault) faults.push(`data fault on ${k.replace(':', ' ')} at ${utc(st.fault.at)}: ${st.fault.message}`);
+      }
+      const top = events.sort((a, b) => b.notional - a.notional).slice(0, period.max ?? 10);
+      const title = `Whales since ${utc(period.since)} UTC: ${events.length} event${events.length === 1 ? '' : 's'} on ${markets.length} watched market${markets.length === 1 ? '' : 's'}`;
+      const out: Block[] = [top.length === 0 ? block.text(`${title}.`) : block.table(EVENT_HEADER, eventRows(top, sev), { title, align: EVENT_ALIGN })];
+      if (faults.length > 0) out.push(block.text(faults.join('\n'), 'warn'));
+      return out;
+    };
+
     ctx.provide('whales', {
+      digestSection,
       pollAll,
       pollMarket: (exchange: string, symbol: string) => pollMarket(mkey(exchange, symbol), []),
       feed: async (exchange: string, symbol: string) => {
@@ -680,6 +708,8 @@ export default definePlugin({
 declare module '../../src/kernel/index.js' {
   interface Services {
     whales: {
+      /** the whale section of a digest: largest stored events since `since` on watched markets, and standing data faults */
+      digestSection(period: { since: number; max?: number }): Promise<Block[]>;
       pollAll(): Promise<void>;
       pollMarket(exchange: string, symbol: string): Promise<{ events: number; trades: number; fault: string | null }>;
       /** the market's trade stream (running or not), cursor and trades read, after the polls queued so far */

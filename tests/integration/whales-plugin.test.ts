@@ -7,6 +7,7 @@ import { DEFAULT_DETECTOR, WhaleDetector, type WhaleEvent } from '../../src/whal
 import { startFakeExchange, type FakeExchange } from '../fakes/exchange/index.js';
 import { sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
+import { definePlugin } from '../../src/kernel/index.js';
 
 /**
  * The whales plugin on the real recorded trades:
@@ -132,6 +133,44 @@ describe('restart safety (replay source, one SQLite store, two kernels)', () => 
     expect(gotA.alerts[0]?.channels).toEqual(['console:terminal']);
     // the watched market's stored events show in /whales without a symbol
     expect(await b.say('vic', '/whales')).toContain('54.859');
+  });
+});
+
+describe('the whale section of a digest', () => {
+  it('lists the period’s largest stored events of watched markets, for the digest plugin to compose', async () => {
+    // a stand-in for the digest plugin: it needs whales and asks for its section
+    const probe = definePlugin({
+      name: 'probe',
+      version: '1.0.0',
+      needs: ['whales'],
+      setup(ctx) {
+        ctx.command({
+          name: 'section',
+          summary: 'the whale digest section',
+          permission: null,
+          handler: async () => ({ blocks: await ctx.use('whales').digestSection({ since: firstT, max: 3 }) }),
+        });
+      },
+    });
+    const desk = await startDesk({
+      plugins: [whalesPlugin, probe],
+      config: testConfig({
+        dataDir: mkdtempSync(path.join(os.tmpdir(), 'whales-digest-')),
+        market: { dir: sharedDataDir(), replayTime: iso(lastT + 60_000) },
+        plugins: { settings: { whales: { thresholds: { 'XRP/ETH': 5 }, lookbackMs: lastT - firstT + 86_400_000 } } },
+      }),
+    });
+    desks.push(desk);
+    expect(await desk.say('vic', '/section')).toBe('Whales: no markets are watched (/watch add <symbol>).');
+    await desk.say('vic', '/watch add XRP/ETH');
+    await desk.kernel.scheduler.runNow('whales.poll');
+    const out = await desk.say('vic', '/section');
+    const events = reference(5);
+    expect(out).toContain(`${events.length} events on 1 watched market`);
+    // the largest event of the whole file leads the section
+    const largest = [...events].sort((a, b) => b.notional - a.notional)[0];
+    expect(out.split('\n')[3]).toContain(new Date(largest?.firstTime ?? 0).toISOString().slice(0, 19).replace('T', ' '));
+    expect(out.split('\n')[3]).toContain(String(largest?.count));
   });
 });
 
