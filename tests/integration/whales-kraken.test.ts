@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import whalesPlugin, { type WhaleAlert, type WhaleFault } from '../../plugins/whales/index.js';
-import { DEFAULT_DETECTOR, WhaleDetector, type WhaleEvent } from '../../src/whales/detector.js';
+import type { WhaleEvent } from '../../src/whales/detector.js';
 import { startFakeKraken, type FakeKraken } from '../fakes/exchange/kraken.js';
-import { sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
+import { recordedTrades, referenceEvents } from '../helpers/trades.js';
 
 /**
  * The whales plugin on the recorded Kraken BCH/EUR trades (486 prints, 2023-01-02), served by
@@ -17,34 +17,15 @@ import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
  */
 
 /** the file itself, read independently of the fake and of the desk */
-const rows = readFileSync(path.join(sharedDataDir(), 'trades', 'kraken_BCH-EUR_trades.csv'), 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((l, i) => {
-    const [t, p, a] = l.split(',').map(Number) as [number, number, number];
-    // the fake's trade id: the row number, zero-padded to the width of the count (see kraken.ts)
-    return { id: String(i + 1).padStart(3, '0'), time: t, price: p, amount: a, cost: p * a };
-  });
+// the fake's trade id: the row number, zero-padded to the width of the count (see kraken.ts)
+const rows = recordedTrades('kraken_BCH-EUR_trades.csv', { idWidth: 3 });
 const firstT = (rows[0] as (typeof rows)[number]).time;
 const lastT = (rows[rows.length - 1] as (typeof rows)[number]).time;
 const midT = (rows[243] as (typeof rows)[number]).time;
 const byCost = [...rows].sort((x, y) => y.cost - x.cost);
 
 /** one uninterrupted detector over the whole file (pure library, same rules, side unknown) */
-function reference(absolute: number): WhaleEvent[] {
-  const cols = {
-    time: Float64Array.from(rows, (r) => r.time),
-    id: rows.map((r) => r.id),
-    side: new Int8Array(rows.length),
-    price: Float64Array.from(rows, (r) => r.price),
-    amount: Float64Array.from(rows, (r) => r.amount),
-    cost: Float64Array.from(rows, (r) => r.cost),
-    length: rows.length,
-  };
-  const d = new WhaleDetector('kraken', 'BCH/EUR', { ...DEFAULT_DETECTOR, absolute });
-  return d.flush(d.process(cols, []));
-}
+const reference = (absolute: number): WhaleEvent[] => referenceEvents('kraken', 'BCH/EUR', rows, absolute);
 
 let fake: FakeKraken;
 beforeAll(async () => {

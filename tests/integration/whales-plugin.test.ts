@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import whalesPlugin, { type WhaleAlert, type WhaleFault, type WallAlert } from '../../plugins/whales/index.js';
-import { DEFAULT_DETECTOR, WhaleDetector, type WhaleEvent } from '../../src/whales/detector.js';
+import type { WhaleEvent } from '../../src/whales/detector.js';
 import { startFakeExchange, type FakeExchange } from '../fakes/exchange/index.js';
 import { sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
 import { definePlugin } from '../../src/kernel/index.js';
+import { recordedTrades, referenceEvents } from '../helpers/trades.js';
 
 /**
  * The whales plugin on the real recorded trades:
@@ -19,34 +20,14 @@ import { definePlugin } from '../../src/kernel/index.js';
  * the fake exchange and reads them through ccxt.
  */
 
-function readFile(file: string): Array<{ time: number; id: string; side: number; price: number; amount: number; cost: number }> {
-  const lines = readFileSync(path.join(sharedDataDir(), 'trades', file), 'utf8').trim().split('\n').slice(1);
-  return lines.map((l) => {
-    const [t, id, side, price, amount, cost] = l.split(',');
-    return { time: Number(t), id: id as string, side: side === 'buy' ? 1 : side === 'sell' ? -1 : 0, price: Number(price), amount: Number(amount), cost: Number(cost) };
-  });
-}
 
-const xrp = readFile('binance_XRP-ETH_trades.csv');
+const xrp = recordedTrades('binance_XRP-ETH_trades.csv');
 const firstT = (xrp[0] as (typeof xrp)[number]).time;
 const lastT = (xrp[xrp.length - 1] as (typeof xrp)[number]).time;
 const midT = (xrp[6000] as (typeof xrp)[number]).time;
 const iso = (t: number): string => new Date(t).toISOString();
 
-/** the reference: one uninterrupted detector over the whole file (pure library, same rules) */
-function reference(absolute: number | null): WhaleEvent[] {
-  const cols = {
-    time: Float64Array.from(xrp, (r) => r.time),
-    id: xrp.map((r) => r.id),
-    side: Int8Array.from(xrp, (r) => r.side),
-    price: Float64Array.from(xrp, (r) => r.price),
-    amount: Float64Array.from(xrp, (r) => r.amount),
-    cost: Float64Array.from(xrp, (r) => r.cost),
-    length: xrp.length,
-  };
-  const d = new WhaleDetector('binance', 'XRP/ETH', { ...DEFAULT_DETECTOR, absolute });
-  return d.flush(d.process(cols, []));
-}
+const reference = (absolute: number | null): WhaleEvent[] => referenceEvents('binance', 'XRP/ETH', xrp, absolute);
 
 const desks: TestDesk[] = [];
 afterEach(async () => {
@@ -238,7 +219,7 @@ describe('through the fake Binance server and the real ccxt client', () => {
   });
 
   it('ETH/USDT aggTrades: /whales finds the largest prints of the file (checked against the file)', async () => {
-    const eth = readFile('binance_ETH-USDT_trades.csv');
+    const eth = recordedTrades('binance_ETH-USDT_trades.csv');
     const byCost = [...eth].sort((x, y) => y.cost - x.cost);
     const fifth = (byCost[4] as (typeof eth)[number]).cost;
     const end = (eth[eth.length - 1] as (typeof eth)[number]).time + 60_000;

@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import whalesPlugin, { type WhaleAlert } from '../../plugins/whales/index.js';
 import { definePlugin, type Services } from '../../src/kernel/index.js';
-import { DEFAULT_DETECTOR, WhaleDetector, type WhaleEvent } from '../../src/whales/detector.js';
+import type { WhaleEvent } from '../../src/whales/detector.js';
 import { startFakeExchange, type FakeExchange } from '../fakes/exchange/index.js';
-import { sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
+import { recordedTrades, referenceEvents } from '../helpers/trades.js';
 
 /**
  * Whale trades over a WebSocket: the real ccxt.pro binance client against the fake Binance
@@ -15,34 +15,15 @@ import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
  * aggTrade events when the test pushes them; REST polling against the same fake is the fallback.
  */
 
-const xrp = readFileSync(path.join(sharedDataDir(), 'trades', 'binance_XRP-ETH_trades.csv'), 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((l) => {
-    const [t, id, side, price, amount, cost] = l.split(',');
-    return { time: Number(t), id: id as string, side: side === 'buy' ? 1 : side === 'sell' ? -1 : 0, price: Number(price), amount: Number(amount), cost: Number(cost) };
-  });
+const xrp = recordedTrades('binance_XRP-ETH_trades.csv');
 type Row = (typeof xrp)[number];
 const at = (i: number): Row => xrp[i] as Row;
 const firstT = at(0).time;
 const lastT = at(xrp.length - 1).time;
 const HOUR = 3_600_000;
 
-/** one uninterrupted detector over the whole file: what polling the same trades yields (whales-plugin.test.ts) */
-function reference(absolute: number): WhaleEvent[] {
-  const cols = {
-    time: Float64Array.from(xrp, (r) => r.time),
-    id: xrp.map((r) => r.id),
-    side: Int8Array.from(xrp, (r) => r.side),
-    price: Float64Array.from(xrp, (r) => r.price),
-    amount: Float64Array.from(xrp, (r) => r.amount),
-    cost: Float64Array.from(xrp, (r) => r.cost),
-    length: xrp.length,
-  };
-  const d = new WhaleDetector('binance', 'XRP/ETH', { ...DEFAULT_DETECTOR, absolute });
-  return d.flush(d.process(cols, []));
-}
+/** one uninterrupted detector over the whole file: what polling the same trades yields */
+const reference = (absolute: number): WhaleEvent[] => referenceEvents('binance', 'XRP/ETH', xrp, absolute);
 
 /** reaches the whales service from a test plugin that needs it */
 let whales: Services['whales'] | null = null;
