@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { block, defineCommand, definePlugin, reply } from '../../src/kernel/index.js';
+import { block, defineCommand, definePlugin, reply, type MarketData } from '../../src/kernel/index.js';
 
 /** `/status`: is the desk up, what runs in it, is trading halted. */
 export default definePlugin({
@@ -27,6 +27,7 @@ export default definePlugin({
             ['uptime', formatUptime(ctx.clock.now() - k.startedAt)],
             ['trading', halt.halted ? `HALTED since ${halt.since ?? '?'} by ${halt.by ?? '?'}: ${halt.reason ?? ''}` : 'running'],
             ['store', k.storeDescription],
+            ['market', marketLine(ctx.market)],
           ];
           if (ctx.config.showProcess) {
             facts.push(['process', `pid ${process.pid}, rss ${Math.round(process.memoryUsage().rss / 1048576)} MiB, node ${process.version}`]);
@@ -49,4 +50,10 @@ function formatUptime(ms: number): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
   return d > 0 ? `${d}d ${h}h ${m}m` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${sec}s` : `${sec}s`;
+}
+
+/** where prices come from: live exchanges, or recorded data and the replay's "now" */
+function marketLine(m: MarketData): string {
+  if (m.mode === 'live') return `live: ${m.exchanges().join(', ')} (default ${m.defaultExchange})`;
+  return `recorded (${m.exchanges().join(', ')}), now ${new Date(m.now()).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

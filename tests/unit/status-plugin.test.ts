@@ -16,6 +16,7 @@ describe('/status', () => {
     expect(out).toMatch(/uptime\s+1h 2m/);
     expect(out).toMatch(/trading\s+running/);
     expect(out).toMatch(/store\s+memory/);
+    expect(out).toMatch(/market\s+live: binance, kraken \(default binance\)/);
     expect(out).toMatch(/signals\s+0\.3\.1/);
     expect(out).toMatch(/status\s+1\.0\.0/);
   });
