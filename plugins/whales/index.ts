@@ -5,6 +5,7 @@ import {
   defineCommand,
   definePlugin,
   imbalance,
+  readDuration,
   reply,
   tradeColumns,
   trackWalls,
@@ -546,10 +547,13 @@ export default definePlugin({
         permission: 'market:read',
         examples: ['/whales XRP/ETH', '/whales XRP/ETH 6h 5', '/whales'],
         handler: async (c) => {
+          // "/whales 6h": a duration where the symbol would be is the period for the watchlist
+          const period = c.args.symbol !== undefined && c.args.since === undefined ? readDuration(c.args.symbol) : undefined;
+          const args = period !== undefined ? { ...c.args, symbol: undefined, since: period } : c.args;
           const blocks: Block[] = [];
-          const min = c.args.min ?? 0;
+          const min = args.min ?? 0;
           const sev = new Map<string, Severity>();
-          if (c.args.symbol === undefined) {
+          if (args.symbol === undefined) {
             const mine = (await watchlists())[channelKey(c.channel)] ?? [];
             if (mine.length === 0) return reply.text('This channel watches no markets: /whales <symbol> scans one, /watch add <symbol> watches it.');
             const now = ctx.market.now();
@@ -558,7 +562,7 @@ export default definePlugin({
             for (const k of mine) {
               for (const a of await loadEvents(k)) {
                 sev.set(a.event.id, a.severity);
-                if (c.args.since === undefined || a.event.firstTime >= now - c.args.since) all.push(a.event);
+                if (args.since === undefined || a.event.firstTime >= now - args.since) all.push(a.event);
               }
               const st = await loadState(k);
               if (st.fault) faults.push(`data fault on ${k.replace(':', ' ')} at ${utc(st.fault.at)}: ${st.fault.message}`);
@@ -573,11 +577,11 @@ export default definePlugin({
             return { blocks };
           }
 
-          const { exchange, symbol } = await ctx.market.resolve(c.args.exchange === undefined ? { symbol: c.args.symbol } : { symbol: c.args.symbol, exchange: c.args.exchange });
+          const { exchange, symbol } = await ctx.market.resolve(args.exchange === undefined ? { symbol: args.symbol } : { symbol: args.symbol, exchange: args.exchange });
           const newest = await ctx.market.trades({ exchange, symbol, limit: 1 });
           const last = newest[newest.length - 1];
           if (last === undefined) return reply.text(`${exchange} ${symbol}: no trades to scan.`);
-          const span = c.args.since ?? cfg.scanMs;
+          const span = args.since ?? cfg.scanMs;
           const s = detectorSettings(cfg, exchange, symbol);
           const det = new WhaleDetector(exchange, symbol, s);
           const events: WhaleEvent[] = [];

@@ -114,6 +114,9 @@ describe('restart safety (replay source, one SQLite store, two kernels)', () => 
     expect(gotA.alerts[0]?.channels).toEqual(['console:terminal']);
     // the watched market's stored events show in /whales without a symbol
     expect(await b.say('vic', '/whales')).toContain('54.859');
+    // a duration alone is the period for the watchlist, not a symbol
+    expect(await b.say('vic', '/whales 30d')).toContain('54.859');
+    expect(await b.say('vic', '/whales 1s')).toContain('No whale events stored for binance XRP/ETH');
   });
 });
 
