@@ -261,48 +261,11 @@ export function fitGaussianHmm(obs: Float64Array, opts: FitOptions = {}): Gaussi
 type HmmParams = Pick<GaussianHmm, 'means' | 'variances' | 'transition' | 'initial'>;
 
 /**
- * Forward (filtered) probabilities P(state_t = k | obs_1..t), one Float64Array of length T per
- * state. Uses nothing after t: no look-ahead.
+ * The scaled forward pass: at each t the filtered probabilities P(state_t = k | obs_1..t)
+ * go to `onStep` (if given), and the returned value is log P(obs | model). Emission terms are
+ * shifted by their maximum before exponentiating, so nothing underflows on long series.
  */
-export function filteredProbabilities(model: HmmParams, obs: Float64Array): Float64Array[] {
-  const K = model.means.length;
-  const T = obs.length;
-  const out = Array.from({ length: K }, () => new Float64Array(T));
-  const logNorm = Float64Array.from(model.variances, (v) => -0.5 * (LOG_2PI + Math.log(v)));
-  const prev = new Float64Array(K);
-  const cur = new Float64Array(K);
-  const lb = new Float64Array(K);
-  for (let t = 0; t < T; t++) {
-    const x = obs[t] as number;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < K; k++) {
-      const d = x - (model.means[k] as number);
-      lb[k] = (logNorm[k] as number) - (d * d) / (2 * (model.variances[k] as number));
-      if ((lb[k] as number) > max) max = lb[k] as number;
-    }
-    let sum = 0;
-    for (let k = 0; k < K; k++) {
-      let p: number;
-      if (t === 0) p = model.initial[k] as number;
-      else {
-        p = 0;
-        for (let j = 0; j < K; j++) p += (prev[j] as number) * ((model.transition[j] as Float64Array)[k] as number);
-      }
-      cur[k] = p * Math.exp((lb[k] as number) - max);
-      sum += cur[k] as number;
-    }
-    if (!(sum > 0)) sum = Number.MIN_VALUE;
-    for (let k = 0; k < K; k++) {
-      const p = (cur[k] as number) / sum;
-      prev[k] = p;
-      (out[k] as Float64Array)[t] = p;
-    }
-  }
-  return out;
-}
-
-/** log P(obs | model), by the scaled forward pass */
-export function hmmLogLikelihood(model: HmmParams, obs: Float64Array): number {
+function forwardPass(model: HmmParams, obs: Float64Array, onStep?: (t: number, probs: Float64Array) => void): number {
   const K = model.means.length;
   const logNorm = Float64Array.from(model.variances, (v) => -0.5 * (LOG_2PI + Math.log(v)));
   const prev = new Float64Array(K);
@@ -328,10 +291,30 @@ export function hmmLogLikelihood(model: HmmParams, obs: Float64Array): number {
       cur[k] = p * Math.exp((lb[k] as number) - max);
       sum += cur[k] as number;
     }
-    for (let k = 0; k < K; k++) prev[k] = (cur[k] as number) / sum;
     ll += Math.log(sum) + max;
+    // an observation no state can explain leaves all-zero probabilities, not NaNs
+    const norm = sum > 0 ? sum : Number.MIN_VALUE;
+    for (let k = 0; k < K; k++) prev[k] = (cur[k] as number) / norm;
+    onStep?.(t, prev);
   }
   return ll;
+}
+
+/**
+ * Forward (filtered) probabilities P(state_t = k | obs_1..t), one Float64Array of length T per
+ * state. Uses nothing after t: no look-ahead.
+ */
+export function filteredProbabilities(model: HmmParams, obs: Float64Array): Float64Array[] {
+  const out = Array.from({ length: model.means.length }, () => new Float64Array(obs.length));
+  forwardPass(model, obs, (t, probs) => {
+    for (let k = 0; k < out.length; k++) (out[k] as Float64Array)[t] = probs[k] as number;
+  });
+  return out;
+}
+
+/** log P(obs | model), by the scaled forward pass */
+export function hmmLogLikelihood(model: HmmParams, obs: Float64Array): number {
+  return forwardPass(model, obs);
 }
 
 /** The most likely state path (Viterbi, in log space). */
