@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultMarketDir, RecordedData, tfToMs, type CandleSeries, type TradeSeries } from './data.js';
 import { lowerBound } from '../../../src/market/search.js';
 import { attachFakeTradeStream, type FakeTradeStream } from './ws.js';
+import { listenOnLoopback, type Answer } from './http.js';
 
 export type { FakeTradeStream, PushedTrade } from './ws.js';
 
@@ -100,11 +100,6 @@ const BINANCE_INTERVALS = new Set(['1s', '1m', '3m', '5m', '15m', '30m', '1h', '
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
-interface Answer {
-  status: number;
-  body: string;
-  headers?: Record<string, string>;
-}
 
 class ApiError extends Error {
   constructor(
@@ -501,12 +496,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
     }
   };
 
-  const server: Server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { server, port } = await listenOnLoopback(handle);
   const ws = attachFakeTradeStream(server, `ws://127.0.0.1:${port}/stream`, data);
 
   return {

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { defaultMarketDir } from './data.js';
 import type { LoggedRequest } from './index.js';
+import { listenOnLoopback, type Answer } from './http.js';
 
 /**
  * A fake Kraken spot REST server: the public subset the real ccxt `kraken` client calls for
@@ -112,11 +112,6 @@ function loadPairs(dir: string): Map<string, Pair> {
   return pairs;
 }
 
-interface Answer {
-  status: number;
-  body: string;
-  headers: Record<string, string>;
-}
 
 const json = (value: unknown, status = 200): Answer => ({ status, body: JSON.stringify(value), headers: { 'content-type': 'application/json; charset=utf-8' } });
 const ok = (result: unknown): Answer => json({ error: [], result });
@@ -251,12 +246,7 @@ export async function startFakeKraken(opts: { dataDir?: string; now?: number } =
     }
   };
 
-  const server: Server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { server, port } = await listenOnLoopback(handle);
 
   return {
     url: `http://127.0.0.1:${port}`,
