@@ -1,6 +1,7 @@
 import { existsSync, openSync, readFileSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { sharedDataDir } from '../../helpers/recorded.js';
+import type { CandleColumns } from '../../../src/market/replay/csv.js';
 
 /**
  * The recorded market data the fake exchange serves: real Binance candles and trades from the
@@ -11,17 +12,8 @@ import { sharedDataDir } from '../../helpers/recorded.js';
 /** DESKBOT_MARKET_DIR, else <repo>/../shared/data; a clear failure when it is missing */
 export const defaultMarketDir = sharedDataDir;
 
-export interface CandleSeries {
-  timeframe: string;
-  tfMs: number;
-  time: Float64Array;
-  open: Float64Array;
-  high: Float64Array;
-  low: Float64Array;
-  close: Float64Array;
-  volume: Float64Array;
-  length: number;
-}
+/** a recorded candle file's columns, with its timeframe */
+export type CandleSeries = CandleColumns & { timeframe: string; tfMs: number };
 
 export interface TradeSeries {
   time: Float64Array;
