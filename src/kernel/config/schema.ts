@@ -94,6 +94,50 @@ export const marketConfigSchema = z
 
 export type MarketConfig = z.output<typeof marketConfigSchema>;
 
+const currency = z.string().regex(/^[A-Z0-9]{2,12}$/, 'a currency code like "USDT"');
+const rate = z.number().min(0).max(0.05);
+
+/** Orders: which broker, how the paper broker fills, how halts are lifted. */
+export const tradingConfigSchema = z
+  .object({
+    /** paper (the default) fills on real prices without touching an exchange; live sends to the exchange once an admin arms it */
+    mode: z.enum(['paper', 'live']).default('paper'),
+    /** /resume needs a different person than the one who halted */
+    fourEyesResume: z.boolean().default(true),
+    /** how often resting orders are re-checked (paper: price crossing; live: exchange status); 0 = never */
+    pollMs: z.number().int().min(0).max(3_600_000).default(5_000),
+    paper: z
+      .object({
+        /** starting balances of the paper account */
+        balances: z.record(currency, z.number().nonnegative()).default({ USDT: 100_000 }),
+        /** used when the exchange's markets give no fee rate (recorded data has none): Binance's standard spot rate */
+        fees: z.object({ maker: rate.default(0.001), taker: rate.default(0.001) }).strict().default({ maker: 0.001, taker: 0.001 }),
+        /**
+         * Market orders without a book fill at the last close plus this slippage model:
+         * baseBps + impactBps × sqrt(notional / that candle's quote volume) × 100.
+         */
+        slippage: z
+          .object({ baseBps: z.number().min(0).max(500).default(2), impactBps: z.number().min(0).max(10_000).default(10) })
+          .strict()
+          .default({ baseBps: 2, impactBps: 10 }),
+        /** candle timeframes tried, finest first, when there is no order book */
+        timeframes: z.array(z.string().min(2)).min(1).default(['1m', '5m', '15m', '1h']),
+      })
+      .strict()
+      .default({ balances: { USDT: 100_000 }, fees: { maker: 0.001, taker: 0.001 }, slippage: { baseBps: 2, impactBps: 10 }, timeframes: ['1m', '5m', '15m', '1h'] }),
+    live: z
+      .object({
+        exchange: exchangeId.default('binance'),
+        /** the exchange's sandbox/testnet where ccxt has one */
+        sandbox: z.boolean().default(true),
+      })
+      .strict()
+      .default({ exchange: 'binance', sandbox: true }),
+  })
+  .strict();
+
+export type TradingConfig = z.output<typeof tradingConfigSchema>;
+
 export const configSchema = z
   .object({
     instance: z.string().min(1).default('deskbot'),
@@ -176,6 +220,7 @@ export const configSchema = z
       .default({ dirs: ['plugins'], packages: [], disable: [], settings: {} }),
     schedules: z.array(scheduleConfigSchema).default([]),
     market: marketConfigSchema.default(marketConfigSchema.parse({})),
+    trading: tradingConfigSchema.default(tradingConfigSchema.parse({})),
   })
   .strict();
 
