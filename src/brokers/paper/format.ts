@@ -1,0 +1,39 @@
+/** Numbers and times as the paper broker writes them into reasons and bases (read by people in chat). */
+
+/** ≥ 1000: two decimals with separators ("31,738.04"); below: up to 8 significant digits ("0.5", "0.00012345"). */
+export function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 1000) return n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return n.toLocaleString('en-US', { maximumSignificantDigits: 8, useGrouping: false });
+}
+
+/** a quote-currency amount: two decimals with separators ("1,000.00", "450.42"); below 1, 6 significant digits */
+export function fmtMoney(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 1 || n === 0) return n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return n.toLocaleString('en-US', { maximumSignificantDigits: 6 });
+}
+
+/** basis points with one decimal ("3.1") */
+export function fmtBps(bps: number): string {
+  return (Math.round(bps * 10) / 10).toFixed(1);
+}
+
+/** "2021-07-17T21:05:00Z": the ISO time without milliseconds */
+export function isoTime(t: number): string {
+  return new Date(t).toISOString().replace('.000Z', 'Z');
+}
+
+/** "2021-07-17": the UTC day a time falls in (the ledger is stored per day) */
+export function utcDay(t: number): string {
+  return new Date(t).toISOString().slice(0, 10);
+}
+
+/**
+ * a − b, snapped to exactly 0 when the difference is float noise relative to the operands, so
+ * that selling everything leaves 0 (not 1e-17) and the position disappears from positions().
+ */
+export function sub(a: number, b: number): number {
+  const r = a - b;
+  return Math.abs(r) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) ? 0 : r;
+}
