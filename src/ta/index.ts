@@ -4,7 +4,7 @@
  * Every function returns series of the input's length with NaN during the warm-up (never 0,
  * never a guess); the value at index i depends only on inputs at indices ≤ i (no look-ahead),
  * and the first k outputs on a series equal bit for bit the outputs on its first k candles.
- * One forward pass each, O(len) (Hurst: O(len·log n) worst case), no allocation per element.
+ * One forward pass each, O(len), no allocation per element.
  * Definitions and the few conventions at degenerate inputs (flat windows, zero volume) are
  * documented on each function; tests/unit/ta.test.ts checks them against technicalindicators
  * on the recorded market data.
@@ -22,7 +22,7 @@ export { rsi, macd, roc, stochastic } from './momentum.js';
 export { bollinger, atr, keltner, donchian, realizedVol } from './volatility.js';
 export { adx } from './trend.js';
 export { obv, vwap } from './volume.js';
-export { hurst, expectedRescaledRange } from './hurst.js';
+export { hurst, HURST_MIN_PERIOD } from './hurst.js';
 
 /**
  * The names computeAll returns, in order, with their definitions (default parameters):
@@ -41,7 +41,7 @@ export { hurst, expectedRescaledRange } from './hurst.js';
  *   donchian.upper donchian.lower donchian.middle   donchian(high, low, 20)
  *   keltner.middle keltner.upper keltner.lower      keltner(high, low, close, 20, 2, 10)
  *   realizedVol30               realizedVol(close, 30) — per candle, not annualised
- *   hurst100                    hurst(close, 100)
+ *   hurst100                    hurst(close, 100) — variance-time estimate over 100 log returns
  */
 export const INDICATOR_NAMES = [
   'sma20',
