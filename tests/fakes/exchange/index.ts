@@ -3,8 +3,11 @@ import { defaultMarketDir, RecordedData, tfToMs, type CandleSeries, type TradeSe
 import { lowerBound } from '../../../src/market/search.js';
 import { attachFakeTradeStream, type FakeTradeStream } from './ws.js';
 import { listenOnLoopback, type Answer } from './http.js';
+import { createFakeAccount, PRIVATE_PATHS, type FakeAccount, type FakeAccountOptions } from './account.js';
 
 export type { FakeTradeStream, PushedTrade } from './ws.js';
+export { FAKE_API_KEY, FAKE_API_SECRET } from './account.js';
+export type { ExternalOrder, FakeAccount, FakeAccountOptions, FakeOrder, FakeTrade, SignedRequest, SignedVerdict } from './account.js';
 
 /**
  * A fake Binance spot REST server for tests and benchmarks: the subset the real ccxt `binance`
@@ -34,6 +37,9 @@ export type { FakeTradeStream, PushedTrade } from './ws.js';
  *
  * `ws` is the WebSocket trade stream endpoint on the same port (ws.ts): recorded trades as
  * Binance aggTrade/trade stream events, pushed by the test.
+ *
+ * `account` is the private (signed) API of one account on the same port (account.ts): orders,
+ * balances and trades, every request's signature checked like Binance and logged.
  */
 
 export type Fault =
@@ -49,6 +55,8 @@ export type Fault =
 export interface InjectOptions {
   /** request path, e.g. '/api/v3/klines', or '*' for any */
   path: string;
+  /** only requests with this method (e.g. 'POST' for placing, not querying, /api/v3/order); default any */
+  method?: string;
   /** how many matching requests get the fault (default 1) */
   times?: number;
   fault: Fault;
@@ -74,6 +82,8 @@ export interface FakeExchangeOptions {
   dataDir?: string;
   /** the server's "now" (ms); default: each series' last record */
   now?: number;
+  /** the private API's account: credentials, starting balances, fee rates */
+  account?: FakeAccountOptions;
 }
 
 export interface FakeExchange {
@@ -85,6 +95,8 @@ export interface FakeExchange {
   readonly requests: LoggedRequest[];
   /** the recorded data being served */
   readonly data: RecordedData;
+  /** the signed endpoints' account (orders, balances, the log of signed requests) */
+  readonly account: FakeAccount;
   inject(opts: InjectOptions): void;
   clearFaults(): void;
   /** cut `count` recorded candles, starting with the first at or after fromTime, out of the served klines */
@@ -145,6 +157,11 @@ function isJson(text: string): boolean {
   }
 }
 
+/** the NOTIONAL filter's minimum the fake's exchangeInfo lists (and its orders enforce) */
+function minNotionalOf(quote: string): number {
+  return ['USDT', 'BUSD', 'USDC', 'USD', 'EUR'].includes(quote) ? 10 : 0.0001;
+}
+
 function marketIdOf(symbol: string): string {
   return symbol.replace('/', '').toUpperCase();
 }
@@ -153,7 +170,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
   const dir = opts.dataDir ?? defaultMarketDir();
   const data = RecordedData.open(dir);
   const requests: LoggedRequest[] = [];
-  const faults: Array<{ path: string; remaining: number; fault: Fault }> = [];
+  const faults: Array<{ path: string; method?: string; remaining: number; fault: Fault }> = [];
   const drops = new Map<string, Array<[number, number]>>();
   const servedCache = new Map<string, CandleSeries>();
   const books = new Map<string, FakeOrderBook>();
@@ -205,7 +222,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
           const d = data.decimals(m.id);
           const tick = (10 ** -d.price).toFixed(8);
           const step = (10 ** -d.amount).toFixed(8);
-          const minNotional = ['USDT', 'BUSD', 'USDC', 'USD', 'EUR'].includes(m.quote) ? '10.00000000' : '0.00010000';
+          const minNotional = minNotionalOf(m.quote).toFixed(8);
           return {
             symbol: m.id,
             status: 'TRADING',
@@ -407,6 +424,24 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
     return json(rows);
   };
 
+  const account = createFakeAccount(
+    {
+      // the price a market order gets is the ticker's last price at the fake's now, nothing else
+      lastPrice: (id) => {
+        const t = ticker24(id);
+        return t === null ? null : Number(t['lastPrice']);
+      },
+      market: (id) => {
+        const m = data.markets.get(id);
+        if (m === undefined) return undefined;
+        const d = data.decimals(id);
+        return { base: m.base, quote: m.quote, priceDecimals: d.price, amountDecimals: d.amount, minNotional: minNotionalOf(m.quote) };
+      },
+      now: () => nowOverride ?? Date.now(),
+    },
+    opts.account,
+  );
+
   const route = (path: string, q: URLSearchParams): Answer => {
     switch (path) {
       case '/api/v3/ping':
@@ -430,9 +465,20 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
     }
   };
 
-  const answer = (q: URLSearchParams, path: string): Answer => {
+  /** a request as received; body only read for the private paths */
+  interface Incoming {
+    method: string;
+    path: string;
+    q: URLSearchParams;
+    rawQuery: string;
+    body: string;
+    apiKey: string | null;
+  }
+
+  const answer = (r: Incoming): Answer => {
     try {
-      return route(path, q);
+      if (PRIVATE_PATHS.has(r.path)) return account.answer({ method: r.method, path: r.path, rawQuery: r.rawQuery, rawBody: r.body, apiKey: r.apiKey });
+      return route(r.path, r.q);
     } catch (e) {
       if (e instanceof ApiError) return json({ code: e.code, msg: e.message }, e.status);
       throw e;
@@ -448,10 +494,31 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const u = new URL(req.url ?? '/', 'http://fake');
+    if (!PRIVATE_PATHS.has(u.pathname)) {
+      handleWith(req, res, u, '');
+      return;
+    }
+    // signed POSTs carry their parameters in the body
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handleWith(req, res, u, Buffer.concat(chunks).toString('utf8')));
+  };
+
+  const handleWith = (req: IncomingMessage, res: ServerResponse, u: URL, body: string): void => {
+    const key = req.headers['x-mbx-apikey'];
+    const incoming: Incoming = {
+      method: req.method ?? 'GET',
+      path: u.pathname,
+      q: u.searchParams,
+      // the query exactly as sent (URL parsing may re-encode it): what the client signed
+      rawQuery: (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1) : '',
+      body,
+      apiKey: typeof key === 'string' ? key : null,
+    };
     const entry: LoggedRequest = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams) };
     requests.push(entry);
-    const i = faults.findIndex((f) => f.remaining > 0 && (f.path === u.pathname || f.path === '*'));
-    const injected = i >= 0 ? (faults[i] as { path: string; remaining: number; fault: Fault }) : undefined;
+    const i = faults.findIndex((f) => f.remaining > 0 && (f.path === u.pathname || f.path === '*') && (f.method === undefined || f.method === incoming.method));
+    const injected = i >= 0 ? (faults[i] as { remaining: number; fault: Fault }) : undefined;
     if (injected !== undefined) {
       injected.remaining -= 1;
       if (injected.remaining <= 0) faults.splice(i, 1);
@@ -463,7 +530,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
           res.on('close', () => hanging.delete(res));
           return;
         case 'malformed': {
-          const real = answer(u.searchParams, u.pathname);
+          const real = answer(incoming);
           const cut = real.body.slice(0, Math.max(1, Math.floor(real.body.length / 2)));
           send(res, { status: 200, body: cut, headers: { 'content-type': 'application/json;charset=UTF-8' } });
           return;
@@ -490,7 +557,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
       }
     }
     try {
-      send(res, answer(u.searchParams, u.pathname));
+      send(res, answer(incoming));
     } catch (e) {
       send(res, { status: 500, body: `fake exchange bug: ${e instanceof Error ? e.message : String(e)}`, headers: { 'content-type': 'text/plain' } });
     }
@@ -504,8 +571,9 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
     ws,
     requests,
     data,
+    account,
     inject(o: InjectOptions): void {
-      faults.push({ path: o.path, remaining: o.times ?? 1, fault: o.fault });
+      faults.push({ path: o.path, ...(o.method !== undefined ? { method: o.method.toUpperCase() } : {}), remaining: o.times ?? 1, fault: o.fault });
     },
     clearFaults(): void {
       faults.length = 0;
