@@ -9,6 +9,8 @@ export interface KernelEvents {
   'halt.changed': { halted: boolean; by?: string; reason?: string; since?: string };
   'kernel.ready': { plugins: string[] };
   'kernel.stopping': Record<string, never>;
+  /** every journaled order change (after it is stored) */
+  'order.updated': import('./orders/types.js').Order;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

@@ -17,6 +17,30 @@ export type { HaltStatus } from './halt.js';
 export type { ScheduleSpec } from './scheduler.js';
 export type { Clock } from './clock.js';
 export { UserError } from './errors.js';
+
+// Orders: the gateway's contracts (ctx.orders), for execution, risk and backtest plugins.
+export type {
+  Balance,
+  Broker,
+  BrokerKind,
+  Estimate,
+  Fill,
+  HaltOutcome,
+  LedgerEntry,
+  Order,
+  OrderRequest,
+  OrderService,
+  OrderState,
+  OrderType,
+  Position,
+  Preview,
+  Requester,
+  RiskCheck,
+  RiskCheckInput,
+  RiskCheckResult,
+  Side as OrderSide,
+} from './orders/types.js';
+export { FINAL_STATES, OPEN_STATES } from './orders/types.js';
 export { closest, editDistance } from './fuzzy.js';
 
 // Market data: the service on ctx.market, its types, errors and the integrity gate's helpers.

@@ -25,6 +25,13 @@ import { Scheduler } from './scheduler.js';
 import { openMarket } from '../market/open.js';
 import type { MarketData } from '../market/service.js';
 import { openStore, type KernelStore } from './store.js';
+import { OrderGateway } from './orders/gateway.js';
+import { OrderJournal } from './orders/journal.js';
+import { LiveSwitch, type LiveBroker } from './orders/live-switch.js';
+import type { Broker } from './orders/types.js';
+import { tradingCommands } from './trading-commands.js';
+import { PaperBroker } from '../brokers/paper/index.js';
+import { createLiveBroker } from '../brokers/live/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** how often the kernel flushes the audit log to disk and touches the heartbeat file */
@@ -49,6 +56,8 @@ export interface KernelOptions {
   store?: KernelStore;
   /** a market service to use instead of the configured one (tests) */
   market?: MarketData;
+  /** the live broker to arm instead of the configured ccxt one (tests) */
+  liveBroker?: () => Promise<LiveBroker>;
 }
 
 /**
@@ -68,6 +77,9 @@ export class Kernel {
   private housekeeping: NodeJS.Timeout | undefined;
   private marketRef: MarketData | undefined;
   private ownsMarket = false;
+  private gatewayRef: OrderGateway | undefined;
+  private liveRef: LiveSwitch | undefined;
+  private paperRef: Broker | undefined;
 
   private constructor(
     readonly config: DeskbotConfig,
@@ -130,6 +142,12 @@ export class Kernel {
     return this.marketRef;
   }
 
+  /** the order gateway: halt, permission, idempotency, risk checks, journal, broker */
+  get orders(): OrderGateway {
+    if (!this.gatewayRef) throw new Error('kernel is not started');
+    return this.gatewayRef;
+  }
+
   get dispatcher(): Dispatcher {
     if (!this.dispatcherRef) throw new Error('kernel is not started');
     return this.dispatcherRef;
@@ -164,7 +182,11 @@ export class Kernel {
     if (this.dispatcherRef) await this.dispatcherRef.drain(drainMs);
     await this.events.emit('kernel.stopping', {});
     await this.scheduler.stop();
+    this.gatewayRef?.stopPolling();
+    await this.gatewayRef?.settle();
     await this.host.teardownAll();
+    await this.liveRef?.close().catch((err: unknown) => log.error({ err }, 'live broker close failed'));
+    await this.paperRef?.close().catch((err: unknown) => log.error({ err }, 'paper broker close failed'));
     if (this.ownsMarket) await this.marketRef?.close().catch((err: unknown) => log.error({ err }, 'market close failed'));
     try {
       this.audit.append({ kind: 'kernel', event: 'stopped', instance: this.config.instance });
@@ -215,6 +237,8 @@ export class Kernel {
         cwd: opts.cwd ?? process.cwd(),
       }));
 
+    await this.openOrders(opts);
+
     const found = await this.findPlugins(opts);
     const ordered = orderByNeeds(found);
     await this.host.setupAll(ordered, config.plugins.settings, (p, cfg, hooks) => this.contextFor(p, cfg, hooks));
@@ -222,12 +246,56 @@ export class Kernel {
       this.logger.warn({ schedules: config.schedules.map((s) => s.name) }, 'config schedules need a plugin that provides their kind; none loaded yet');
     }
     this.scheduler.start();
+    this.orders.startPolling(config.trading.pollMs);
     const names = this.host.list().map((p) => p.name);
     this.audit.append({ kind: 'kernel', event: 'started', instance: config.instance, version: packageVersion(), plugins: names, store: this.store.kind });
     this.beat();
     this.housekeeping = setInterval(() => this.beat(), HOUSEKEEPING_MS).unref();
     await this.events.emit('kernel.ready', { plugins: names });
     this.logger.info({ plugins: names, store: this.store.describe(), dataDir: this.dataDir }, 'deskbot ready');
+  }
+
+  /** The order gateway with its journal, the paper broker and the live switch; recovers what a crash left. */
+  private async openOrders(opts: KernelOptions): Promise<void> {
+    const { config } = this;
+    const journal = new OrderJournal(this.store.namespace('orders'));
+    const paper = new PaperBroker({ market: this.market, store: this.store.namespace('paper'), clock: this.clock, config: config.trading.paper });
+    this.paperRef = paper;
+    const live = new LiveSwitch({
+      kv: this.store.namespace('orders'),
+      mode: config.trading.mode,
+      paper: () => paper,
+      createLive:
+        opts.liveBroker ??
+        (() => createLiveBroker({ config, secrets: opts.secrets, market: this.market, clock: this.clock, logger: this.logger.child({ part: 'live-broker' }) })),
+      exchange: config.trading.live.exchange,
+      sandbox: config.trading.live.sandbox,
+      journalOpen: () => journal.open(),
+      audit: this.audit,
+      clock: this.clock,
+    });
+    this.liveRef = live;
+    const gateway = new OrderGateway({
+      journal,
+      halt: this.halt,
+      permissions: this.permissions,
+      broker: () => live.current(),
+      mode: config.trading.mode,
+      clock: this.clock,
+      logger: this.logger.child({ part: 'orders' }),
+      audit: this.audit,
+      fourEyesResume: config.trading.fourEyesResume,
+    });
+    this.gatewayRef = gateway;
+    gateway.onUpdate((o) => void this.events.emit('order.updated', o));
+    const liveNote = await live.init();
+    if (liveNote !== null) this.logger.warn(liveNote);
+    const recovered = await gateway.recover();
+    for (const r of recovered) {
+      this.audit.append({ kind: 'order-recovery', id: r.order.id, state: r.order.state, outcome: r.outcome });
+      this.logger.warn({ order: r.order.id, symbol: r.order.symbol, outcome: r.outcome }, 'order recovered after restart');
+    }
+    for (const spec of tradingCommands({ gateway, live, dispatcher: () => this.dispatcher })) this.registry.register('kernel', spec);
   }
 
   /** Audit lines reach the disk (and its head file) within HOUSEKEEPING_MS; the heartbeat says we are alive. */
@@ -271,6 +339,7 @@ export class Kernel {
       clock: this.clock,
       kernel: info,
       market: this.market,
+      orders: this.orders,
       command: (spec) => {
         this.registry.register(name, spec as unknown as CommandSpec<ArgShape>);
       },

@@ -9,6 +9,8 @@ import { readSecrets } from '../../src/kernel/config/secrets.js';
 import type { PluginManifest, Reply } from '../../src/kernel/index.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { renderText } from '../../src/adapters/console/render.js';
+import type { KernelStore } from '../../src/kernel/store.js';
+import type { LiveBroker } from '../../src/kernel/orders/live-switch.js';
 
 /** A desk with three people: ann (admin), tom and tess (traders), vic (viewer). */
 export function testConfig(overrides: Record<string, unknown> = {}): DeskbotConfig {
@@ -43,7 +45,9 @@ export interface TestDesk {
 
 let n = 0;
 
-export async function startDesk(opts: { plugins?: PluginManifest[]; config?: DeskbotConfig; clockAt?: number } = {}): Promise<TestDesk> {
+export async function startDesk(
+  opts: { plugins?: PluginManifest[]; config?: DeskbotConfig; clockAt?: number; store?: KernelStore; liveBroker?: () => Promise<LiveBroker> } = {},
+): Promise<TestDesk> {
   const config = opts.config ?? testConfig();
   const clock = new ManualClock(opts.clockAt ?? Date.UTC(2026, 10, 27, 9, 0, 0));
   const kernel = await Kernel.start({
@@ -53,6 +57,8 @@ export async function startDesk(opts: { plugins?: PluginManifest[]; config?: Des
     clock,
     plugins: opts.plugins ?? [],
     discover: false,
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.liveBroker ? { liveBroker: opts.liveBroker } : {}),
   });
   const raw = (person: string, text: string, where: Partial<IncomingMessage> = {}): Promise<Reply | null> =>
     kernel.handle({ platform: 'console', id: `t${++n}`, userId: person, channelId: 'terminal', text, ...where });

@@ -34,7 +34,8 @@ export interface CommandSpec<A extends ArgShape = ArgShape> {
   args?: A;
   /** the permission needed, e.g. "trade:execute"; null: anyone, even people config does not know */
   permission: string | null;
-  guard?: Guard;
+  /** a guard, or one chosen by the arguments (e.g. `/live on` needs four eyes, `/live status` nothing) */
+  guard?: Guard | ((args: ArgsOf<A>) => Guard | undefined);
   examples?: readonly string[];
   /** for guarded commands: what the person is asked to confirm (notional, fees, checks...) */
   preview?(ctx: CommandContext<ArgsOf<A>>): Reply | Promise<Reply>;

@@ -4,7 +4,7 @@ import type { Channel, Principal } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
 import { UserError, isUserError } from '../errors.js';
 import { block, reply, type Reply } from '../reply.js';
-import type { CommandContext, RegisteredCommand } from './command.js';
+import type { CommandContext, Guard, RegisteredCommand } from './command.js';
 import { helpFor, usageError } from './help.js';
 import type { PendingAction, PendingActions } from './pending.js';
 import { parseArgs } from './parse-args.js';
@@ -134,13 +134,32 @@ export class Dispatcher {
       return usageError(cmd, parsed.error);
     }
 
-    if (cmd.spec.guard !== undefined) return this.hold(cmd, argsText, parsed.args, principal, channel, msg.id);
+    const guard = guardFor(cmd, parsed.args);
+    if (guard !== undefined) return this.hold(cmd, guard, argsText, parsed.args, principal, channel, msg.id);
     return this.execute(cmd, parsed.args, principal, channel, msg.id);
+  }
+
+  /**
+   * Ask `who` to confirm another command as if they had sent it (e.g. `/halt flatten` halts at
+   * once and then asks to confirm `/flatten`). Permission and arguments are checked as usual.
+   */
+  async ask(name: string, argsText: string, who: Principal, where: Channel, messageId: string): Promise<Reply> {
+    const cmd = this.d.registry.lookup(name);
+    if (cmd === undefined) return reply.error(`/${name} is not available.`);
+    if (cmd.spec.permission !== null) {
+      const decision = this.d.permissions.check(who, cmd.spec.permission, where);
+      if (!decision.allowed) return refusal(who, cmd, decision.reason);
+    }
+    const tokens = tokenize(argsText);
+    const parsed = tokens.ok ? parseArgs(cmd.spec.args ?? {}, tokens.tokens) : tokens;
+    if (!parsed.ok) return usageError(cmd, parsed.error);
+    return this.hold(cmd, guardFor(cmd, parsed.args) ?? 'confirm', argsText, parsed.args, who, where, `${messageId}:${name}`);
   }
 
   /** A guarded command: store it and ask for the confirm or the approval. */
   private async hold(
     cmd: RegisteredCommand,
+    guard: Guard,
     argsText: string,
     args: unknown,
     principal: Principal,
@@ -148,7 +167,6 @@ export class Dispatcher {
     messageId: string,
   ): Promise<Reply> {
     const { d } = this;
-    const guard = cmd.spec.guard ?? 'confirm';
     const ttl = guard === 'confirm' ? d.confirmTimeoutMs : d.approvalTimeoutMs;
     let preview: Reply = { blocks: [] };
     if (cmd.spec.preview) {
@@ -330,6 +348,11 @@ function normaliseLine(text: string): string | null {
   if (YES.has(lower)) return 'confirm';
   if (NO.has(lower)) return 'reject';
   return t.startsWith('/') ? t.slice(1) : t;
+}
+
+function guardFor(cmd: RegisteredCommand, args: unknown): Guard | undefined {
+  const g = cmd.spec.guard;
+  return typeof g === 'function' ? g(args as never) : g;
 }
 
 function samePerson(a: Principal, b: Principal): boolean {

@@ -41,6 +41,7 @@ export function helpFor(cmd: RegisteredCommand): Reply {
   const facts: Array<[string, string]> = [['permission', s.permission ?? 'none (anyone)']];
   if (s.guard === 'confirm') facts.push(['guard', 'asks you to confirm before it runs']);
   if (s.guard === 'four-eyes') facts.push(['guard', 'another person with the same permission must approve']);
+  if (typeof s.guard === 'function') facts.push(['guard', 'some forms ask to confirm or need a second person (see the description)']);
   if (s.aliases && s.aliases.length > 0) facts.push(['aliases', s.aliases.map((a) => `/${a}`).join(', ')]);
   facts.push(['plugin', cmd.plugin]);
   blocks.push(block.kv(facts));

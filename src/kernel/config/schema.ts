@@ -114,17 +114,19 @@ export const tradingConfigSchema = z
         fees: z.object({ maker: rate.default(0.001), taker: rate.default(0.001) }).strict().default({ maker: 0.001, taker: 0.001 }),
         /**
          * Market orders without a book fill at the last close plus this slippage model:
-         * baseBps + impactBps × sqrt(notional / that candle's quote volume) × 100.
+         * baseBps + impactBps × sqrt(notional / that candle's quote volume) × 100. The square-root
+         * impact law is usually stated against daily volume; one candle's volume is far smaller, so
+         * the default impact coefficient is small (0.01 BTC on a 66 BTC 5m candle ≈ 3 bps in all).
          */
         slippage: z
-          .object({ baseBps: z.number().min(0).max(500).default(2), impactBps: z.number().min(0).max(10_000).default(10) })
+          .object({ baseBps: z.number().min(0).max(500).default(2), impactBps: z.number().min(0).max(10_000).default(1) })
           .strict()
-          .default({ baseBps: 2, impactBps: 10 }),
+          .default({ baseBps: 2, impactBps: 1 }),
         /** candle timeframes tried, finest first, when there is no order book */
         timeframes: z.array(z.string().min(2)).min(1).default(['1m', '5m', '15m', '1h']),
       })
       .strict()
-      .default({ balances: { USDT: 100_000 }, fees: { maker: 0.001, taker: 0.001 }, slippage: { baseBps: 2, impactBps: 10 }, timeframes: ['1m', '5m', '15m', '1h'] }),
+      .default({ balances: { USDT: 100_000 }, fees: { maker: 0.001, taker: 0.001 }, slippage: { baseBps: 2, impactBps: 1 }, timeframes: ['1m', '5m', '15m', '1h'] }),
     live: z
       .object({
         exchange: exchangeId.default('binance'),

@@ -8,6 +8,7 @@ import type { KernelEvents } from '../events.js';
 import type { HaltStatus } from '../halt.js';
 import type { ScheduleSpec } from '../scheduler.js';
 import type { MarketData } from '../../market/service.js';
+import type { OrderService } from '../orders/types.js';
 
 /**
  * Services plugins provide to each other, by name. A plugin that provides one declares it:
@@ -39,6 +40,8 @@ export interface PluginContext<Config> {
   readonly kernel: KernelInfo;
   /** prices, candles (integrity-checked), tickers, books, trades — live or recorded */
   readonly market: MarketData;
+  /** the order gateway: the only way to a broker (halt, permission, idempotency, risk checks, journal) */
+  readonly orders: OrderService;
   command<A extends ArgShape>(spec: CommandSpec<A>): void;
   schedule(spec: ScheduleSpec): void;
   /** publish a service for the plugins that list this one in `needs` */
