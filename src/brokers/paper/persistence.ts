@@ -10,7 +10,9 @@ import type { PaperOrder } from './order-record.js';
  * Layout
  *   account             AccountState: balances, reservations, positions, seq, ledgerDays
  *   order:<client id>   PaperOrder: one record per order, with its fills
- *   ledger:<YYYY-MM-DD> { seq, entries }: the ledger entries of fills made that UTC day
+ *   ledger:<YYYY-MM-DD>#<NNNN> { seq, entries }: the ledger entries of fills made that UTC day,
+ *                       in chunks of at most LEDGER_CHUNK entries (account.ledgerDays lists the chunks),
+ *                       so a fill rewrites one bounded record, not the whole day
  *   wal                 the operation being written (see below); absent when none is
  *
  * Crash safety. An operation that moves money (a fill, a reservation, a release) changes the
@@ -37,8 +39,12 @@ interface Wal {
   seq: number;
   order: PaperOrder;
   account: AccountState;
-  ledger: LedgerEntry[];
+  /** ledger chunk id (day#NNNN) → the entries this operation adds to it */
+  ledger: Array<[string, LedgerEntry[]]>;
 }
+
+/** entries per ledger record: a fill's write stays small however busy the day */
+const LEDGER_CHUNK = 25;
 
 export interface Commit {
   order: PaperOrder;
@@ -48,6 +54,9 @@ export interface Commit {
 }
 
 export class PaperStore {
+  /** entries per ledger chunk, remembered so a fill does not re-read its chunk (one process per paper account) */
+  private readonly chunkSizes = new Map<string, number>();
+
   constructor(private readonly kv: Keyv) {}
 
   /** The account, after finishing an operation a crash interrupted; the starting balances when there is none yet. */
@@ -80,13 +89,35 @@ export class PaperStore {
       return;
     }
     const account = c.account;
-    const ledger = c.ledger ?? [];
     account.seq += 1;
-    for (const e of ledger) {
+    const byDay = new Map<string, LedgerEntry[]>();
+    for (const e of c.ledger ?? []) {
       const day = utcDay(e.fill.time);
-      if (!account.ledgerDays.includes(day)) account.ledgerDays = [...account.ledgerDays, day].sort();
+      byDay.set(day, [...(byDay.get(day) ?? []), e]);
+    }
+    const ledger: Array<[string, LedgerEntry[]]> = [];
+    for (const [day, entries] of byDay) {
+      // the day's newest chunk, or a new one when it is full
+      const last = account.ledgerDays.filter((d) => d.startsWith(`${day}#`)).at(-1);
+      let chunk = last;
+      if (last === undefined || (await this.chunkSize(last)) + entries.length > LEDGER_CHUNK) {
+        const n = last === undefined ? 0 : Number(last.slice(day.length + 1)) + 1;
+        chunk = `${day}#${String(n).padStart(4, '0')}`;
+        account.ledgerDays = [...account.ledgerDays, chunk].sort();
+      }
+      ledger.push([chunk as string, entries]);
+      this.chunkSizes.set(chunk as string, (this.chunkSizes.get(chunk as string) ?? 0) + entries.length);
     }
     await this.redo({ seq: account.seq, order: c.order, account, ledger }, true);
+  }
+
+  private async chunkSize(chunk: string): Promise<number> {
+    let n = this.chunkSizes.get(chunk);
+    if (n === undefined) {
+      n = (await this.kv.get<LedgerDay>(`ledger:${chunk}`))?.entries.length ?? 0;
+      this.chunkSizes.set(chunk, n);
+    }
+    return n;
   }
 
   /** ledger entries of fills at or after `since`, oldest first */
@@ -94,6 +125,7 @@ export class PaperStore {
     const from = utcDay(since);
     const out: LedgerEntry[] = [];
     for (const day of days) {
+      // chunk ids are "<day>#NNNN": a chunk of `from` sorts after `from` itself
       if (day < from) continue;
       const bucket = await this.kv.get<LedgerDay>(`ledger:${day}`);
       for (const e of bucket?.entries ?? []) if (e.fill.time >= since) out.push(e);
@@ -104,12 +136,7 @@ export class PaperStore {
   private async redo(wal: Wal, fresh = false): Promise<void> {
     if (fresh) await this.write('wal', wal);
     await this.write(`order:${wal.order.id}`, wal.order);
-    const byDay = new Map<string, LedgerEntry[]>();
-    for (const e of wal.ledger) {
-      const day = utcDay(e.fill.time);
-      byDay.set(day, [...(byDay.get(day) ?? []), e]);
-    }
-    for (const [day, entries] of byDay) {
+    for (const [day, entries] of wal.ledger) {
       const bucket = (await this.kv.get<LedgerDay>(`ledger:${day}`)) ?? { seq: 0, entries: [] };
       if (bucket.seq >= wal.seq) continue; // already taken in before the crash
       await this.write(`ledger:${day}`, { seq: wal.seq, entries: [...bucket.entries, ...entries] });
