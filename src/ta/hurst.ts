@@ -96,7 +96,7 @@ function levelDivisor(n: number, q: number): number {
   return (n - q + 1) * q * (1 - q / n);
 }
 
-/** hurst() on log prices L into out (computeAll shares L with realizedVol). */
+/** hurst() on log prices L into out (computeAll passes the log prices its range pass computed). */
 export function hurstInto(L: Float64Array, n: number, out: Float64Array): void {
   const len = L.length;
   warmup(out, n);

@@ -9,13 +9,9 @@
  * documented on each function; tests/unit/ta.test.ts checks them against technicalindicators
  * on the recorded market data.
  */
+import { closePassInto, extremaPassInto, rangePassInto } from './fused.js';
 import { hurstInto } from './hurst.js';
-import { macdInto, rocInto, rsiInto, stochasticInto } from './momentum.js';
-import { wmaInto } from './moving-averages.js';
-import { adxInto } from './trend.js';
-import { checkSameLength, emaInto, rollingMaxMinInto, smaInto, warmup } from './util.js';
-import { atrInto, bollingerInto, donchianMiddleInto, keltnerInto, logPrices, realizedVolInto } from './volatility.js';
-import { obvInto, vwapCumulativeInto } from './volume.js';
+import { checkSameLength, rollingMaxMinInto } from './util.js';
 
 export { sma, ema, wma } from './moving-averages.js';
 export { rsi, macd, roc, stochastic } from './momentum.js';
@@ -85,59 +81,63 @@ export type IndicatorName = (typeof INDICATOR_NAMES)[number];
 /**
  * The full set with default parameters (names in INDICATOR_NAMES), as /indicators and /scan use
  * it. Each series equals what the individual function returns, bit for bit (the tests check
- * it). Shared pieces are computed once: the MACD's EMAs are ema12/ema26, realised vol and Hurst
- * share the log prices, and the Donchian(20) extremes come from the stochastic's 14-candle
- * extremes (a 20-window is the union of two overlapping 14-windows, [i−13, i] ∪ [i−19, i−6],
- * and max/min are exact). The series are views of one allocation (allocating ~40 typed arrays
- * per symbol costs more than computing them): a caller that keeps one series keeps the block.
+ * it). The set is computed in a few fused passes (src/ta/fused.ts) rather than one loop per
+ * series, and shared pieces are computed once: the MACD's EMAs are ema12/ema26, the Keltner
+ * middle is an EMA(20) of the same pass, atr, Keltner's ATR(10) and adx share one true range,
+ * realised vol and Hurst share the log prices, and the Donchian(20) extremes come from the
+ * stochastic's 14-candle extremes (a 20-window is the union of two overlapping 14-windows,
+ * [i−13, i] ∪ [i−19, i−6], and max/min are exact). The series are views of one allocation
+ * (allocating ~40 typed arrays per symbol costs more than computing them): a caller that keeps
+ * one series keeps the block.
  */
 export function computeAll(c: { high: Float64Array; low: Float64Array; close: Float64Array; volume: Float64Array }): Record<string, Float64Array> {
   const { high, low, close, volume } = c;
   const len = checkSameLength(high, low, close, volume);
   const count = INDICATOR_NAMES.length;
-  const block = new Float64Array((count + 4) * len);
+  const block = new Float64Array((count + 3) * len);
   const out = {} as Record<IndicatorName, Float64Array>;
   for (let j = 0; j < count; j++) out[INDICATOR_NAMES[j] as IndicatorName] = block.subarray(j * len, (j + 1) * len);
   const scratch = (j: number): Float64Array => block.subarray((count + j) * len, (count + j + 1) * len);
   const L = scratch(0);
-  const atr10 = scratch(1);
-  const hh14 = scratch(2);
-  const ll14 = scratch(3);
+  const hh14 = scratch(1);
+  const ll14 = scratch(2);
 
-  smaInto(close, 0, 20, out.sma20);
-  smaInto(close, 0, 50, out.sma50);
-  smaInto(close, 0, 200, out.sma200);
-  emaInto(close, 0, 12, out.ema12);
-  emaInto(close, 0, 26, out.ema26);
-  emaInto(close, 0, 50, out.ema50);
-  emaInto(close, 0, 200, out.ema200);
-  wmaInto(close, 20, out.wma20);
-  rsiInto(close, 14, out.rsi14);
-  macdInto(out.ema12, out.ema26, 25, 9, out['macd.macd'], out['macd.signal'], out['macd.histogram']);
-  bollingerInto(close, 20, 2, out['bb.middle'], out['bb.upper'], out['bb.lower'], out['bb.width'], out['bb.percentB']);
-  atrInto(high, low, close, 14, out.atr14);
-  adxInto(high, low, close, 14, out['adx.adx'], out['adx.plusDI'], out['adx.minusDI']);
+  closePassInto(close, {
+    sma20: out.sma20,
+    sma50: out.sma50,
+    sma200: out.sma200,
+    ema12: out.ema12,
+    ema26: out.ema26,
+    ema50: out.ema50,
+    ema200: out.ema200,
+    ema20: out['keltner.middle'],
+    wma20: out.wma20,
+    rsi14: out.rsi14,
+    macd: out['macd.macd'],
+    signal: out['macd.signal'],
+    histogram: out['macd.histogram'],
+    roc12: out.roc12,
+    bbMiddle: out['bb.middle'],
+    bbUpper: out['bb.upper'],
+    bbLower: out['bb.lower'],
+    bbWidth: out['bb.width'],
+    bbPercentB: out['bb.percentB'],
+  });
+  rangePassInto(high, low, close, volume, {
+    ema20: out['keltner.middle'],
+    atr14: out.atr14,
+    adx: out['adx.adx'],
+    plusDI: out['adx.plusDI'],
+    minusDI: out['adx.minusDI'],
+    keltnerUpper: out['keltner.upper'],
+    keltnerLower: out['keltner.lower'],
+    obv: out.obv,
+    vwap: out.vwap,
+    logClose: L,
+    realizedVol30: out.realizedVol30,
+  });
   rollingMaxMinInto(high, low, 14, hh14, ll14);
-  stochasticInto(close, hh14, ll14, 14, 3, out['stoch.k'], out['stoch.d']);
-  obvInto(close, volume, out.obv);
-  vwapCumulativeInto(high, low, close, volume, out.vwap);
-  rocInto(close, 12, out.roc12);
-  const du = out['donchian.upper'];
-  const dl = out['donchian.lower'];
-  warmup(du, 19);
-  warmup(dl, 19);
-  for (let i = 19; i < len; i++) {
-    const h1 = hh14[i] as number;
-    const h2 = hh14[i - 6] as number;
-    du[i] = h1 >= h2 ? h1 : h2;
-    const l1 = ll14[i] as number;
-    const l2 = ll14[i - 6] as number;
-    dl[i] = l1 <= l2 ? l1 : l2;
-  }
-  donchianMiddleInto(du, dl, 20, out['donchian.middle']);
-  keltnerInto(high, low, close, 20, 2, 10, out['keltner.middle'], out['keltner.upper'], out['keltner.lower'], atr10);
-  logPrices(close, L);
-  realizedVolInto(L, 30, 1, out.realizedVol30);
+  extremaPassInto(close, hh14, ll14, out['stoch.k'], out['stoch.d'], out['donchian.upper'], out['donchian.lower'], out['donchian.middle']);
   hurstInto(L, 100, out.hurst100);
   return out;
 }

@@ -72,7 +72,7 @@ export function macd(
   return res;
 }
 
-/** MACD from the two EMA series, defined from index `first` (computeAll shares its ema12/ema26). */
+/** MACD from the two EMA series, defined from index `first`. */
 export function macdInto(
   fastEma: Float64Array,
   slowEma: Float64Array,

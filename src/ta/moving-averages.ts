@@ -59,7 +59,7 @@ export function wmaInto(src: Float64Array, n: number, out: Float64Array): void {
 }
 
 /** Σ_{j=1..n} j·src[end−n+j] */
-function weighted(src: Float64Array, end: number, n: number): number {
+export function weighted(src: Float64Array, end: number, n: number): number {
   let s = 0;
   const base = end - n;
   for (let j = 1; j <= n; j++) s += j * (src[base + j] as number);

@@ -96,7 +96,7 @@ export function bollingerInto(
 }
 
 /** Σ (x − x̄)² over src[from..to), computed on x − src[from] (exact 0 for a flat window). */
-function sqDev(src: Float64Array, from: number, to: number): number {
+export function sqDev(src: Float64Array, from: number, to: number): number {
   const ref = src[from] as number;
   let s = 0;
   for (let j = from; j < to; j++) s += (src[j] as number) - ref;
@@ -238,7 +238,7 @@ export function realizedVol(close: Float64Array, n = 30, periodsPerYear = 1): Fl
   return out;
 }
 
-/** ln of every close into L (shared by realizedVol and hurst in computeAll); returns L. */
+/** ln of every close into L; returns L. */
 export function logPrices(close: Float64Array, L: Float64Array): Float64Array {
   const len = close.length;
   for (let i = 0; i < len; i++) L[i] = Math.log(close[i] as number);
