@@ -430,10 +430,11 @@ export function extremaPassInto(
       d[i] = sum * (1 / 3);
     }
     if (i >= 19) {
-      const h2 = hh14[i - 6] as number;
-      const l2 = ll14[i - 6] as number;
-      const u = hi >= h2 ? hi : h2;
-      const w = lo <= l2 ? lo : l2;
+      // the extreme's index picked with an integer mask, not a branch (which way it goes is a
+      // coin toss on real prices): j when the older window's extreme is beyond, else i
+      const j = i - 6;
+      const u = hh14[i ^ ((i ^ j) & -((hh14[j] as number) > hi))] as number;
+      const w = ll14[i ^ ((i ^ j) & -((ll14[j] as number) < lo))] as number;
       upper[i] = u;
       lower[i] = w;
       middle[i] = (u + w) / 2;

@@ -218,6 +218,9 @@ export function hurstInto(L: Float64Array, n: number, out: Float64Array): void {
     const r8 = S8 / m1;
     const ratio = (S4 / S2) * (r8 * r8 * r8) * scale;
     // 0/0 (no movement), 0 or ∞ (some level without variance): no finite slope
-    out[i] = ratio > 0 && ratio <= Number.MAX_VALUE ? base + Math.log(ratio) * slopeUnit : Number.NaN;
+    out[i] = ratio > 0 && ratio <= Number.MAX_VALUE ? ratio : Number.NaN;
   }
+  // the logarithms in a loop of their own: a call inside the loop above would spill its ~15 live
+  // values around every call (ln NaN is NaN)
+  for (let i = n; i < len; i++) out[i] = base + Math.log(out[i] as number) * slopeUnit;
 }
