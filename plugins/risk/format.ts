@@ -41,10 +41,3 @@ export function bps(x: number): string {
 export function utc(t: number): string {
   return `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
-
-/** seconds → "95 s", "12.5 min", "3.2 h" */
-export function age(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}
