@@ -28,7 +28,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): DeskbotConf
     },
     roles: {
       viewer: ['market:read'],
-      trader: ['market:read', 'trade:execute'],
+      trader: ['market:read', 'trade:execute', 'trade:read'],
       admin: ['*'],
     },
     ...overrides,
@@ -46,13 +46,21 @@ export interface TestDesk {
 let n = 0;
 
 export async function startDesk(
-  opts: { plugins?: PluginManifest[]; config?: DeskbotConfig; clockAt?: number; store?: KernelStore; liveBroker?: () => Promise<LiveBroker> } = {},
+  opts: {
+    plugins?: PluginManifest[];
+    config?: DeskbotConfig;
+    clockAt?: number;
+    store?: KernelStore;
+    liveBroker?: () => Promise<LiveBroker>;
+    /** environment the secrets are read from (exchange keys for live trading) */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<TestDesk> {
   const config = opts.config ?? testConfig();
   const clock = new ManualClock(opts.clockAt ?? Date.UTC(2026, 10, 27, 9, 0, 0));
   const kernel = await Kernel.start({
     config,
-    secrets: readSecrets({}),
+    secrets: readSecrets(opts.env ?? {}),
     logger: pino({ level: 'silent' }),
     clock,
     plugins: opts.plugins ?? [],
