@@ -188,6 +188,7 @@ async function start(): Promise<number> {
       userId,
       imageDir: path.join(kernel.dataDir, 'out'),
     });
+    await kernel.attach(consoleDesk);
     await consoleDesk.run();
     // end of input (a script) or `exit`: the desk is done
     await stop('end of terminal input');

@@ -30,6 +30,8 @@ import { OrderJournal } from './orders/journal.js';
 import { LiveSwitch, type LiveBroker } from './orders/live-switch.js';
 import type { Broker } from './orders/types.js';
 import { tradingCommands } from './trading-commands.js';
+import { parseTarget, type AdapterHost, type ChatAdapter } from './adapters.js';
+import type { Channel } from './auth/principal.js';
 import { PaperBroker } from '../brokers/paper/index.js';
 import { createLiveBroker } from '../brokers/live/index.js';
 
@@ -80,6 +82,7 @@ export class Kernel {
   private gatewayRef: OrderGateway | undefined;
   private liveRef: LiveSwitch | undefined;
   private paperRef: Broker | undefined;
+  private readonly adapters = new Map<string, ChatAdapter>();
 
   private constructor(
     readonly config: DeskbotConfig,
@@ -158,6 +161,67 @@ export class Kernel {
     return this.dispatcher.handle(msg);
   }
 
+  /** Connect a chat platform. One adapter per platform; it is stopped first on shutdown. */
+  async attach(adapter: ChatAdapter): Promise<void> {
+    if (this.adapters.has(adapter.platform)) throw new Error(`an adapter for ${adapter.platform} is already attached`);
+    const log = this.logger.child({ adapter: adapter.platform });
+    const host: AdapterHost = {
+      handle: (msg) => this.handle(msg),
+      commands: () => this.registry.list(),
+      suggestSymbols: (typed, limit) => this.suggestSymbols(typed, limit),
+      audit: (event) => this.audit.append({ ...event, platform: adapter.platform }),
+      logger: log,
+    };
+    await adapter.start(host);
+    this.adapters.set(adapter.platform, adapter);
+    log.info('adapter connected');
+  }
+
+  /** the attached adapters and whether each is connected (for /status and /readyz) */
+  adapterHealth(): Array<{ platform: string; connected: boolean; detail: string }> {
+    return [...this.adapters.values()].map((a) => ({ platform: a.platform, ...a.health() }));
+  }
+
+  /**
+   * A message the desk starts (digest, alert, halt notice) to "platform:channel[:thread]".
+   * A platform that is down or not attached does not stop the others: the failure is logged
+   * and returned.
+   */
+  async post(target: string | Channel, message: Reply): Promise<{ ok: true } | { ok: false; error: string }> {
+    let channel: Channel;
+    try {
+      channel = typeof target === 'string' ? parseTarget(target) : target;
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    const adapter = this.adapters.get(channel.platform);
+    if (!adapter) return { ok: false, error: `no ${channel.platform} adapter is attached` };
+    try {
+      await adapter.post(channel, message);
+      return { ok: true };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.logger.warn({ err, platform: channel.platform, channel: channel.channelId }, 'post failed');
+      return { ok: false, error };
+    }
+  }
+
+  private async suggestSymbols(typed: string, limit: number): Promise<string[]> {
+    const t = typed.trim().toUpperCase().replace('-', '/');
+    let markets: Array<{ symbol: string; base: string; active: boolean }>;
+    try {
+      markets = await this.market.markets();
+    } catch {
+      return [];
+    }
+    const active = markets.filter((m) => m.active);
+    const starts = active.filter((m) => m.symbol.startsWith(t) || m.base.startsWith(t));
+    // the desk's quote first: "btc" suggests BTC/USDT before BTC/EUR
+    const quote = this.market.defaultQuote();
+    starts.sort((a, b) => Number(b.symbol.endsWith(`/${quote}`)) - Number(a.symbol.endsWith(`/${quote}`)) || a.symbol.localeCompare(b.symbol));
+    return starts.slice(0, limit).map((m) => m.symbol);
+  }
+
   info(): KernelInfo {
     return {
       version: packageVersion(),
@@ -179,6 +243,10 @@ export class Kernel {
   private async shutdown(drainMs: number): Promise<void> {
     const log = this.logger;
     clearInterval(this.housekeeping);
+    // adapters first: no new messages, while the dispatcher finishes the ones in flight
+    await Promise.all(
+      [...this.adapters.values()].map((a) => a.stop().catch((err: unknown) => log.error({ err, adapter: a.platform }, 'adapter stop failed'))),
+    );
     if (this.dispatcherRef) await this.dispatcherRef.drain(drainMs);
     await this.events.emit('kernel.stopping', {});
     await this.scheduler.stop();
@@ -226,6 +294,16 @@ export class Kernel {
       this.registry.register('kernel', spec);
     }
     this.halt.onChange((s) => void this.events.emit('halt.changed', s));
+    // the kill switch tells every configured channel, on every platform
+    this.events.on('halt.changed', async (s) => {
+      const text = s.halted
+        ? `TRADING HALTED by ${s.by ?? '?'}: ${s.reason ?? 'no reason given'}. New orders are refused; open orders are being cancelled.`
+        : `Trading resumed by ${s.by ?? '?'}.`;
+      const results = await Promise.all(config.trading.notify.map((t) => this.post(t, { blocks: [{ type: 'text', text, tone: s.halted ? 'error' : 'ok' }] })));
+      results.forEach((r, i) => {
+        if (!r.ok) this.logger.error({ target: config.trading.notify[i], error: r.error }, 'halt notice not delivered');
+      });
+    });
 
     this.ownsMarket = opts.market === undefined;
     this.marketRef =

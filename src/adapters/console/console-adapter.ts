@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
+import type { AdapterHealth, AdapterHost, ChatAdapter } from '../../kernel/adapters.js';
 import type { IncomingMessage } from '../../kernel/commands/dispatcher.js';
-import type { Reply } from '../../kernel/index.js';
+import type { Channel, Reply } from '../../kernel/index.js';
 import { renderText } from './render.js';
 
 export interface ConsoleDesk {
@@ -25,8 +26,10 @@ export interface ConsoleOptions {
  * come out in the order of its commands. `#` starts a comment line; `exit` or `quit` ends.
  * Resolves when the input ends or `close()` is called.
  */
-export class ConsoleAdapter {
+export class ConsoleAdapter implements ChatAdapter {
+  readonly platform = 'console';
   private rl: Interface | undefined;
+  private reading = false;
   private seq = 0;
   private readonly session = `${Date.now().toString(36)}-${process.pid}`;
   private images = 0;
@@ -36,8 +39,25 @@ export class ConsoleAdapter {
     private readonly opts: ConsoleOptions,
   ) {}
 
+  /** attached to the kernel: posts (halt notices, alerts) are printed between replies */
+  async start(_host: AdapterHost): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.close();
+  }
+
+  async post(channel: Channel, reply: Reply): Promise<void> {
+    const text = renderText(reply, { color: this.opts.interactive, imagePath: (png, alt, filename) => this.saveImage(png, filename ?? alt) });
+    this.opts.output.write(`[${channel.platform}:${channel.channelId}] ${text}\n${this.opts.interactive ? '' : '\n'}`);
+  }
+
+  health(): AdapterHealth {
+    return { connected: true, detail: this.reading ? 'reading the terminal' : 'terminal input ended' };
+  }
+
   async run(): Promise<void> {
     const { opts } = this;
+    this.reading = true;
     const rl = createInterface({ input: opts.input, output: opts.interactive ? opts.output : undefined, terminal: opts.interactive });
     this.rl = rl;
     if (opts.interactive) {
@@ -52,6 +72,7 @@ export class ConsoleAdapter {
       if (opts.interactive) rl.prompt();
     }
     rl.close();
+    this.reading = false;
   }
 
   /** Stop reading input (shutdown): the line in progress finishes, no new line is taken. */

@@ -1,4 +1,5 @@
 import type { Block, Reply, Tone } from '../../kernel/index.js';
+import { tableLines } from '../common/text-table.js';
 
 export interface RenderOptions {
   /** ANSI colours (a TTY) or plain text (pipes, logs, tests) */
@@ -23,8 +24,11 @@ function renderBlock(b: Block, opts: RenderOptions): string {
       const tone = b.tone ?? 'info';
       return paint(TONE_COLOR[tone], `${TONE_MARK[tone]}${b.text}`);
     }
-    case 'table':
-      return renderTable(b, paint);
+    case 'table': {
+      const t = tableLines(b);
+      const out = t.lines.map((l, i) => (i < t.headerLines - 1 && b.header ? paint(ANSI.bold, l) : l));
+      return [...(b.title ? [paint(ANSI.bold, b.title)] : []), ...out].join('\n');
+    }
     case 'code':
       return b.text
         .split('\n')
@@ -35,51 +39,4 @@ function renderBlock(b: Block, opts: RenderOptions): string {
     case 'buttons':
       return paint(ANSI.dim, b.buttons.map((x) => `[${x.label}: ${x.command}]`).join('  '));
   }
-}
-
-const NUMERIC = /^[+-]?[\d,_]*\.?\d+(?:e[+-]?\d+)?\s*(?:%|[a-zA-Z]{0,6})?$/;
-
-function renderTable(b: Extract<Block, { type: 'table' }>, paint: (c: string, s: string) => string): string {
-  const lines: string[] = [];
-  if (b.title) lines.push(paint(ANSI.bold, b.title));
-  const rows = b.rows.map((r) => r.map(clean));
-  if (!b.header) {
-    // key/value: keys padded, values as they are (may be long)
-    const keyWidth = Math.max(0, ...rows.map((r) => width(r[0] ?? '')));
-    for (const r of rows) lines.push(`  ${pad(r[0] ?? '', keyWidth, 'left')}  ${r.slice(1).join('  ')}`);
-    return lines.join('\n');
-  }
-  const header = b.header.map(clean);
-  const cols = Math.max(header.length, ...rows.map((r) => r.length));
-  const widths: number[] = [];
-  const align: Array<'left' | 'right'> = [];
-  for (let c = 0; c < cols; c++) {
-    const cells = rows.map((r) => r[c] ?? '');
-    widths.push(Math.max(width(header[c] ?? ''), ...cells.map(width)));
-    align.push(b.align?.[c] ?? (cells.length > 0 && cells.every((x) => x === '' || NUMERIC.test(x)) ? 'right' : 'left'));
-  }
-  const line = (cells: string[]): string =>
-    `  ${cells
-      .map((x, c) => pad(x, widths[c] ?? 0, align[c] ?? 'left'))
-      .join('  ')
-      .trimEnd()}`;
-  lines.push(paint(ANSI.bold, line(header)));
-  lines.push(`  ${widths.map((w) => '─'.repeat(w)).join('  ')}`);
-  for (const r of rows) lines.push(line(Array.from({ length: cols }, (_, c) => r[c] ?? '')));
-  if (rows.length === 0) lines.push('  (none)');
-  return lines.join('\n');
-}
-
-/** one line per cell: a newline inside a cell would break the columns */
-function clean(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ');
-}
-
-function width(s: string): number {
-  return [...s].length;
-}
-
-function pad(s: string, w: number, side: 'left' | 'right'): string {
-  const fill = ' '.repeat(Math.max(0, w - width(s)));
-  return side === 'left' ? s + fill : fill + s;
 }

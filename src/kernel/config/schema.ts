@@ -104,6 +104,8 @@ export const tradingConfigSchema = z
     mode: z.enum(['paper', 'live']).default('paper'),
     /** /resume needs a different person than the one who halted */
     fourEyesResume: z.boolean().default(true),
+    /** channels told about halts and resumes, on any platform: "slack:C0DESK", "telegram:-100123", "console:terminal" */
+    notify: z.array(z.string().regex(/^[a-z][a-z0-9]*:[^:]+(:.+)?$/, 'a channel like "slack:C0DESK"')).default([]),
     /** how often resting orders are re-checked (paper: price crossing; live: exchange status); 0 = never */
     pollMs: z.number().int().min(0).max(3_600_000).default(5_000),
     paper: z
