@@ -142,6 +142,58 @@ export const tradingConfigSchema = z
 
 export type TradingConfig = z.output<typeof tradingConfigSchema>;
 
+const url = z.string().url();
+
+/**
+ * Chat platforms. Each adapter runs when its token is in the environment (TELEGRAM_BOT_TOKEN,
+ * SLACK_BOT_TOKEN + SLACK_APP_TOKEN or SLACK_SIGNING_SECRET, DISCORD_BOT_TOKEN) unless
+ * `enabled: false`; all of them and the terminal can run in one process.
+ */
+export const adaptersConfigSchema = z
+  .object({
+    telegram: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Bot API base (tests point telegraf at the fake); null: https://api.telegram.org */
+        apiRoot: url.nullable().default(null),
+        /** long polling by default; webhook needs a public HTTPS URL */
+        mode: z.enum(['polling', 'webhook']).default('polling'),
+        webhook: z
+          .object({ domain: url.nullable().default(null), path: z.string().startsWith('/').default('/telegram'), port: z.number().int().min(1).max(65535).default(8443) })
+          .strict()
+          .default({ domain: null, path: '/telegram', port: 8443 }),
+      })
+      .strict()
+      .default({ enabled: true, apiRoot: null, mode: 'polling', webhook: { domain: null, path: '/telegram', port: 8443 } }),
+    slack: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** socket: Socket Mode (SLACK_APP_TOKEN); http: Bolt's HTTP receiver verifying SLACK_SIGNING_SECRET */
+        mode: z.enum(['socket', 'http']).default('socket'),
+        /** HTTP receiver port (mode http) */
+        port: z.number().int().min(0).max(65535).default(3000),
+        /** Web API base, e.g. https://slack.com/api/ (tests point Bolt's client at the fake) */
+        apiUrl: url.nullable().default(null),
+      })
+      .strict()
+      .default({ enabled: true, mode: 'socket', port: 3000, apiUrl: null }),
+    discord: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** REST base, e.g. https://discord.com/api (tests point discord.js at the fake) */
+        apiBase: url.nullable().default(null),
+        /** gateway WebSocket URL override (tests) */
+        gatewayUrl: z.string().regex(/^wss?:\/\//).nullable().default(null),
+        /** register application commands in this guild (instant) instead of globally */
+        guildId: z.string().regex(/^\d+$/).nullable().default(null),
+      })
+      .strict()
+      .default({ enabled: true, apiBase: null, gatewayUrl: null, guildId: null }),
+  })
+  .strict();
+
+export type AdaptersConfig = z.output<typeof adaptersConfigSchema>;
+
 export const configSchema = z
   .object({
     instance: z.string().min(1).default('deskbot'),
@@ -225,6 +277,7 @@ export const configSchema = z
     schedules: z.array(scheduleConfigSchema).default([]),
     market: marketConfigSchema.default(marketConfigSchema.parse({})),
     trading: tradingConfigSchema.default(tradingConfigSchema.parse({})),
+    adapters: adaptersConfigSchema.default(adaptersConfigSchema.parse({})),
   })
   .strict();
 
