@@ -3,16 +3,17 @@
  * per series. A loop over a Float64Array costs ~1.5–2 ns per element before it computes anything
  * (bounds checks, loads, the store), and most kernels are a chain of dependent operations (an
  * EMA is a multiply-add per candle on the previous value): separately they run one after the
- * other, in one loop the CPU overlaps the independent chains. On the 1,500-symbol scan this
- * halves the time of the series these passes cover.
+ * other, in one loop the CPU overlaps the independent chains. On the 1,500-symbol scan these
+ * passes took ~40 ms off computeAll (~260 → ~220 ms), and the true range is computed once
+ * instead of three times.
  *
  * Every series here is the SAME sequence of floating-point operations as its own function
  * (same seeds, same order of additions, same resync points), so computeAll still equals sma(),
- * ema(), rsi(), … bit for bit — tests/unit/ta.test.ts checks every series of computeAll against
- * its function on real candles and on every prefix length (fast-check). A change to a kernel
- * must be made in both places; those tests fail otherwise. Indicators start at different
- * indices: each block runs from its own first index (the branches are taken the same way for
- * hundreds of candles at a time: predicted, nearly free).
+ * ema(), rsi(), … bit for bit. tests/unit/ta.test.ts checks every series of computeAll against
+ * its function on real candles, on random prefixes (fast-check) and on degenerate candles (flat
+ * stretches, no volume): a change to a kernel must be made in both places, or those tests fail.
+ * Indicators start at different indices: each block runs from its own first index (the
+ * branches go the same way for hundreds of candles at a time: predicted, nearly free).
  */
 import { weighted } from './moving-averages.js';
 import { COLLAPSE, resyncInterval, sumRange, warmup } from './util.js';

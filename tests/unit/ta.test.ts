@@ -402,51 +402,41 @@ describe('shape, warm-up, conventions', () => {
   it('computeAll gives every documented series, each equal bit for bit to its own function', () => {
     const all = computeAll({ high, low, close, volume });
     expect(Object.keys(all)).toEqual([...INDICATOR_NAMES]);
-    const m = macd(close);
-    const bb = bollinger(close);
-    const d = adx(high, low, close);
-    const st = stochastic(high, low, close);
-    const dc = donchian(high, low);
-    const kc = keltner(high, low, close);
-    const expected: Record<string, Float64Array> = {
-      sma20: sma(close, 20),
-      sma50: sma(close, 50),
-      sma200: sma(close, 200),
-      ema12: ema(close, 12),
-      ema26: ema(close, 26),
-      ema50: ema(close, 50),
-      ema200: ema(close, 200),
-      wma20: wma(close, 20),
-      rsi14: rsi(close),
-      'macd.macd': m.macd,
-      'macd.signal': m.signal,
-      'macd.histogram': m.histogram,
-      'bb.middle': bb.middle,
-      'bb.upper': bb.upper,
-      'bb.lower': bb.lower,
-      'bb.width': bb.width,
-      'bb.percentB': bb.percentB,
-      atr14: atr(high, low, close),
-      'adx.adx': d.adx,
-      'adx.plusDI': d.plusDI,
-      'adx.minusDI': d.minusDI,
-      'stoch.k': st.k,
-      'stoch.d': st.d,
-      obv: obv(close, volume),
-      vwap: vwap(high, low, close, volume),
-      roc12: roc(close),
-      'donchian.upper': dc.upper,
-      'donchian.lower': dc.lower,
-      'donchian.middle': dc.middle,
-      'keltner.middle': kc.middle,
-      'keltner.upper': kc.upper,
-      'keltner.lower': kc.lower,
-      realizedVol30: realizedVol(close),
-      hurst100: hurst(close),
-    };
+    const expected = eachOnItsOwn(high, low, close, volume);
     for (const name of INDICATOR_NAMES) {
       expect(sameBits(all[name] as Float64Array, expected[name] as Float64Array), name).toBe(true);
     }
+  });
+
+  it('… also on degenerate candles: flat stretches (collapse guards, zero ranges, NaN Hurst) and no volume', () => {
+    // computeAll's fused passes repeat each function's code, including the branches real
+    // markets rarely take; 1,400 candles cross the 256- and 1,024-step resyncs too
+    const len = 1400;
+    const h = new Float64Array(len);
+    const l = new Float64Array(len);
+    const c = new Float64Array(len);
+    const v = new Float64Array(len);
+    for (let i = 0; i < len; i++) {
+      const flat = (i >= 300 && i < 700) || i >= 1200; // longer than every window (≤ 200)
+      const p = flat ? 50 : 50 + 5 * Math.sin(i / 7) + 0.01 * i;
+      c[i] = p;
+      h[i] = flat ? p : p + 0.5 + 0.3 * Math.sin(i);
+      l[i] = flat ? p : p - 0.4;
+      v[i] = i < 40 || flat ? 0 : 10 + (i % 13);
+    }
+    const all = computeAll({ high: h, low: l, close: c, volume: v });
+    const expected = eachOnItsOwn(h, l, c, v);
+    for (const name of INDICATOR_NAMES) {
+      expect(sameBits(all[name] as Float64Array, expected[name] as Float64Array), name).toBe(true);
+    }
+    // the degenerate paths were taken
+    expect(Number.isNaN(all.vwap?.[10] as number)).toBe(true);
+    expect(all['stoch.k']?.[650]).toBe(50);
+    expect(all['bb.width']?.[650]).toBe(0);
+    expect(Number.isNaN(all['bb.percentB']?.[650] as number)).toBe(true);
+    expect(all.realizedVol30?.[650]).toBe(0);
+    expect(Number.isNaN(all.hurst100?.[650] as number)).toBe(true);
+    expect(Number.isFinite(all.hurst100?.[1100] as number)).toBe(true);
   });
 });
 
@@ -513,6 +503,52 @@ describe('no look-ahead (fast-check): the first k values never change when later
 });
 
 // ---------------------------------------------------------------- references and helpers
+
+/** the set computeAll returns, each series from its own function (default parameters) */
+function eachOnItsOwn(high: Float64Array, low: Float64Array, close: Float64Array, volume: Float64Array): Record<string, Float64Array> {
+  const m = macd(close);
+  const bb = bollinger(close);
+  const d = adx(high, low, close);
+  const st = stochastic(high, low, close);
+  const dc = donchian(high, low);
+  const kc = keltner(high, low, close);
+  return {
+    sma20: sma(close, 20),
+    sma50: sma(close, 50),
+    sma200: sma(close, 200),
+    ema12: ema(close, 12),
+    ema26: ema(close, 26),
+    ema50: ema(close, 50),
+    ema200: ema(close, 200),
+    wma20: wma(close, 20),
+    rsi14: rsi(close),
+    'macd.macd': m.macd,
+    'macd.signal': m.signal,
+    'macd.histogram': m.histogram,
+    'bb.middle': bb.middle,
+    'bb.upper': bb.upper,
+    'bb.lower': bb.lower,
+    'bb.width': bb.width,
+    'bb.percentB': bb.percentB,
+    atr14: atr(high, low, close),
+    'adx.adx': d.adx,
+    'adx.plusDI': d.plusDI,
+    'adx.minusDI': d.minusDI,
+    'stoch.k': st.k,
+    'stoch.d': st.d,
+    obv: obv(close, volume),
+    vwap: vwap(high, low, close, volume),
+    roc12: roc(close),
+    'donchian.upper': dc.upper,
+    'donchian.lower': dc.lower,
+    'donchian.middle': dc.middle,
+    'keltner.middle': kc.middle,
+    'keltner.upper': kc.upper,
+    'keltner.lower': kc.lower,
+    realizedVol30: realizedVol(close),
+    hurst100: hurst(close),
+  };
+}
 
 /** equal element by element, bit for bit (Object.is: NaN equals NaN) */
 function sameBits(a: Float64Array, b: Float64Array): boolean {
