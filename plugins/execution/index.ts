@@ -15,6 +15,12 @@ import { money, orderResult, ordersTable, positionsTable, previewBlocks, type Ma
 import { parsePrice, parseSize, type SizeSpec } from './size.js';
 import { TwapRunner } from './twap.js';
 
+declare module '../../src/kernel/index.js' {
+  interface Services {
+    'execution.twap': { tick(): Promise<void> };
+  }
+}
+
 const configSchema = z
   .object({
     /** the longest /twap, in minutes */
@@ -39,10 +45,12 @@ export default definePlugin({
   description: 'Orders, positions, balances and PnL through the order gateway',
   needs: ['risk'],
   config: configSchema,
-  setup(ctx) {
+  async setup(ctx) {
     const twap = new TwapRunner(ctx);
-    void twap.start();
+    await twap.start();
     ctx.onClose(() => twap.stop());
+    // due TWAP slices are sent by a 1 s timer; the service lets tests (and a scheduler) drive it
+    ctx.provide('execution.twap', { tick: () => twap.tick() });
 
     const tradeArgs = {
       symbol: arg.symbol().describe('btc, BTC/USDT'),

@@ -3,6 +3,10 @@ import execution from '../../plugins/execution/index.js';
 import risk from '../../plugins/risk/index.js';
 import { startFakeExchange, type FakeExchange } from '../fakes/exchange/index.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
+import { storeFixtures } from '../helpers/stores.js';
+import type { KernelStore } from '../../src/kernel/store.js';
+
+const stores = storeFixtures('live-desk');
 
 /**
  * Live trading from chat, end to end: the desk in `trading.mode: live` against the fake Binance
@@ -30,7 +34,7 @@ afterEach(async () => {
   while (desks.length > 0) await desks.pop()?.kernel.stop();
 });
 
-async function liveDesk(): Promise<TestDesk> {
+async function liveDesk(store?: KernelStore): Promise<TestDesk> {
   const base = testConfig();
   const d = await startDesk({
     plugins: [risk, execution],
@@ -41,6 +45,7 @@ async function liveDesk(): Promise<TestDesk> {
     }),
     env: { EXCHANGE_BINANCE_API_KEY: KEY, EXCHANGE_BINANCE_SECRET: SECRET },
     clockAt: fakeNow + 30_000, // prices 30 s old: fresh for the risk plugin's stale-price check
+    ...(store ? { store } : {}),
   });
   desks.push(d);
   return d;
@@ -82,5 +87,24 @@ describe('live trading from chat', () => {
     expect(fake.account.signed.every((s) => s.verdict === 'ok' && s.apiKey === KEY)).toBe(true);
     const audit = await d.kernel.audit.tail(200);
     expect(audit.some((r) => r.kind === 'live' && r.event === 'armed' && r.by === 'ann' && r.approvedBy === 'amy')).toBe(true);
+  });
+
+  it('re-arms after a restart and reports an order the exchange has that the journal does not', async () => {
+    fake.account.reset({ apiKey: KEY, secret: SECRET, balances: { USDT: 50_000 } });
+    const store = await stores.open('memory');
+    const d1 = await liveDesk(store);
+    const token = /\/approve (\S+)/.exec(await d1.say('ann', '/live on'))?.[1] ?? '';
+    expect(await d1.say('amy', `/approve ${token}`)).toContain('LIVE trading armed');
+    await d1.kernel.stop();
+    desks.splice(desks.indexOf(d1), 1);
+
+    // someone trades on the exchange's website while the desk is down
+    const last = (await (await fetch(`${fake.url}/api/v3/ticker/24hr?symbol=BTCUSDT`)).json()) as { lastPrice: string };
+    fake.account.placeExternal({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', quantity: 0.001, price: Math.round(Number(last.lastPrice) * 0.9) });
+
+    const d2 = await liveDesk(store);
+    const status = await d2.say('ann', '/live status');
+    expect(status).toMatch(/armed\s+yes, by ann/);
+    expect(status).toContain('1 exchange order(s) not in the journal');
   });
 });

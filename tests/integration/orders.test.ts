@@ -1,7 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConsoleAdapter } from '../../src/adapters/console/console-adapter.js';
 import execution from '../../plugins/execution/index.js';
 import risk from '../../plugins/risk/index.js';
-import type { HaltOutcome, OrderRequest, Requester } from '../../src/kernel/index.js';
+import { definePlugin, type HaltOutcome, type OrderRequest, type Requester } from '../../src/kernel/index.js';
 import type { Kernel } from '../../src/kernel/kernel.js';
 import { sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
@@ -118,6 +120,53 @@ describe('paper trading from the terminal', () => {
   });
 });
 
+describe('more order commands', () => {
+  it('/sell realises PnL net of both fees; /close all flattens; /pnl week agrees with the ledger', async () => {
+    const d = await desk();
+    await d.say('tom', '/buy btc 0.02');
+    await d.say('tom', 'yes');
+    await d.say('tom', '/sell btc 0.01');
+    expect(await d.say('tom', 'yes')).toContain('Filled');
+    const [sell, buy] = await d.kernel.orders.recent(2);
+    const realised = ((sell?.avgPrice ?? 0) - (buy?.avgPrice ?? 0)) * 0.01 - (sell?.fees ?? 0) - (buy?.fees ?? 0);
+    const ledger = await d.kernel.orders.ledger(0);
+    expect(ledger.reduce((a, e) => a + e.realisedPnl, 0)).toBeCloseTo(realised, 8);
+    expect(await d.say('tom', '/pnl week')).toContain(`${realised.toFixed(2)} USDT`);
+
+    expect(await d.say('tom', '/close all')).toMatch(/BTC\/USDT\s+0\.01\s+market sell 0\.01/);
+    expect(await d.say('tom', 'yes')).toContain('Filled');
+    expect(await d.kernel.orders.positions()).toHaveLength(0);
+    expect(await d.say('tom', '/positions')).toContain('No open positions');
+  });
+
+  it('/twap slices a buy into market orders over the minutes, and a halt stops it', async () => {
+    let tick: () => Promise<void> = async () => undefined;
+    const probe = definePlugin({
+      name: 'probe',
+      version: '1.0.0',
+      needs: ['execution'],
+      setup(ctx) {
+        tick = () => ctx.use('execution.twap').tick();
+      },
+    });
+    const d = await startDesk({ plugins: [risk, execution, probe], config: deskConfig() });
+    desks.push(d);
+    expect(await d.say('tom', '/twap buy btc 0.05 5')).toContain('5 market orders of 0.0100000 BTC');
+    expect(await d.say('tom', 'yes')).toMatch(/TWAP twap-[a-f0-9]+ started/);
+    expect(await d.kernel.orders.positions()).toMatchObject([{ amount: 0.01 }]); // the first slice at once
+    for (let i = 0; i < 2; i++) {
+      d.clock.advance(60_000);
+      await tick();
+    }
+    expect((await d.kernel.orders.positions())[0]?.amount).toBeCloseTo(0.03, 12);
+    await d.say('ann', '/halt drill');
+    d.clock.advance(60_000);
+    await tick();
+    expect(await d.say('tom', '/orders')).toMatch(/4\/5 slices.*stopped \(slice 4 rejected: trading is halted/s);
+    expect((await d.kernel.orders.positions())[0]?.amount).toBeCloseTo(0.03, 12);
+  });
+});
+
 describe('the kill switch', () => {
   it('/halt then /buy is refused with the halt reason and audited; the halt survives a restart; the halter cannot /resume', async () => {
     const dataDir = stores.tempDir();
@@ -143,6 +192,20 @@ describe('the kill switch', () => {
     expect(await d2.say('ann', '/resume')).toContain('Trading resumed by ann');
     await d2.say('tess', '/buy btc 0.01');
     expect(await d2.say('tess', 'yes')).toContain('Filled');
+  });
+
+  it('a halt and a resume are announced on every configured channel', async () => {
+    const d = await desk({ config: deskConfig({ trading: { pollMs: 0, notify: ['console:terminal', 'slack:C0DESK'] } }) });
+    const out = new PassThrough();
+    let printed = '';
+    out.on('data', (b: Buffer) => (printed += b.toString()));
+    await d.kernel.attach(new ConsoleAdapter(d.kernel, { input: new PassThrough(), output: out, interactive: false, userId: 'ann', imageDir: stores.tempDir() }));
+    await d.say('rick', '/halt spread blew out');
+    await vi.waitFor(() => expect(printed).toContain('[console:terminal] ✗ TRADING HALTED by rick: spread blew out'));
+    await d.say('ann', '/resume');
+    await vi.waitFor(() => expect(printed).toContain('[console:terminal] ✓ Trading resumed by ann'));
+    // no Slack adapter attached here: that target fails alone, the terminal still got both
+    expect(await d.kernel.post('slack:C0DESK', { blocks: [] })).toEqual({ ok: false, error: 'no slack adapter is attached' });
   });
 
   it('a flood of 1,000 orders from 10 people while a halt is issued: nothing accepted after the halt, every open order cancelled', async () => {
