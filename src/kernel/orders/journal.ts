@@ -10,7 +10,9 @@ const KEY_TTL_MS = 90 * 86_400_000;
 const RECENT_MAX = 1_000;
 
 const OPEN_INDEX = 'index:open';
-const RECENT_INDEX = 'index:recent';
+/** the newest ids in buckets of RECENT_BUCKET (`index:recent:<n>`), and how many ids there are (`index:recent:count`) */
+const RECENT_BUCKET = 100;
+const RECENT_COUNT = 'index:recent:count';
 
 /**
  * The client order id for an idempotency key: the same key always gives the same id, so a
@@ -69,7 +71,8 @@ const idList = z.array(z.string());
  * journal says what was asked and how far it got.
  *
  * Layout in the 'orders' namespace: `o:<id>` the order, `k:<id>` the idempotency claim,
- * `index:open` ids that may be resting at a broker, `index:recent` the newest ids. Index updates
+ * `index:open` ids that may be resting at a broker, `index:recent:<n>` every order id in buckets
+ * of 100 (a new order rewrites one small bucket, not a list of all recent ids). Index updates
  * go through one in-process chain; on Redis with several instances the order records and claims
  * stay exact, while the two indexes are per-writer best effort (recovery reads the records).
  */
@@ -78,6 +81,9 @@ export class OrderJournal {
   private readonly openOrders = new Map<string, Order>();
   private readonly openIds = new Set<string>();
   private readonly recentIds: string[] = [];
+  private recentCount = 0;
+  /** ids already in the recent index (bounded like recentIds) */
+  private readonly seen = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   private loaded = false;
 
@@ -86,8 +92,8 @@ export class OrderJournal {
   async load(): Promise<void> {
     if (this.loaded) return;
     const open = idList.safeParse((await this.kv.get(OPEN_INDEX)) ?? []);
-    const recent = idList.safeParse((await this.kv.get(RECENT_INDEX)) ?? []);
-    if (!open.success || !recent.success) throw new Error('order journal index is unreadable; refusing to start trading blind');
+    const count = z.number().int().min(0).safeParse((await this.kv.get(RECENT_COUNT)) ?? 0);
+    if (!open.success || !count.success) throw new Error('order journal index is unreadable; refusing to start trading blind');
     for (const id of open.data) {
       const o = await this.get(id);
       if (o && !FINAL_STATES.has(o.state)) {
@@ -95,7 +101,16 @@ export class OrderJournal {
         this.openOrders.set(id, o);
       }
     }
-    this.recentIds.push(...recent.data);
+    this.recentCount = count.data;
+    // the newest RECENT_MAX ids, from their buckets
+    const last = Math.floor(Math.max(0, this.recentCount - 1) / RECENT_BUCKET);
+    const first = Math.max(0, last - Math.ceil(RECENT_MAX / RECENT_BUCKET));
+    for (let b = first; b <= last && this.recentCount > 0; b++) {
+      const ids = idList.safeParse((await this.kv.get(`index:recent:${b}`)) ?? []);
+      if (ids.success) this.recentIds.push(...ids.data);
+    }
+    if (this.recentIds.length > RECENT_MAX) this.recentIds.splice(0, this.recentIds.length - RECENT_MAX);
+    for (const id of this.recentIds) this.seen.add(id);
     this.loaded = true;
   }
 
@@ -158,13 +173,20 @@ export class OrderJournal {
       } else if (this.openIds.delete(order.id)) {
         openChanged = true;
       }
-      if (order.history.length <= 1 && !this.recentIds.includes(order.id)) {
+      if (!this.seen.has(order.id)) {
+        this.seen.add(order.id);
         this.recentIds.push(order.id);
-        if (this.recentIds.length > RECENT_MAX) this.recentIds.splice(0, this.recentIds.length - RECENT_MAX);
+        if (this.recentIds.length > RECENT_MAX) for (const gone of this.recentIds.splice(0, this.recentIds.length - RECENT_MAX)) this.seen.delete(gone);
+        this.recentCount++;
         recentChanged = true;
       }
       if (openChanged) await this.kv.set(OPEN_INDEX, [...this.openIds]);
-      if (recentChanged) await this.kv.set(RECENT_INDEX, [...this.recentIds]);
+      if (recentChanged) {
+        const bucket = Math.floor((this.recentCount - 1) / RECENT_BUCKET);
+        const inBucket = ((this.recentCount - 1) % RECENT_BUCKET) + 1;
+        await this.kv.set(`index:recent:${bucket}`, this.recentIds.slice(-inBucket));
+        await this.kv.set(RECENT_COUNT, this.recentCount);
+      }
     });
     this.chain = run.catch(() => undefined);
     return run;
