@@ -684,6 +684,13 @@ class RegimeDesk {
       const change: RegimeChange = { exchange: r.exchange, symbol: r.symbol, timeframe: r.timeframe, from: step.from, to: step.state.label, confidence: r.confidence, at: r.at };
       this.ctx.audit({ kind: 'regime.changed', ...change });
       await this.ctx.emit('regime.changed', change);
+      await this.ctx.alert({
+        kind: 'regime',
+        severity: 'warning',
+        symbol: r.symbol,
+        title: `regime ${change.from} → ${change.to} on ${r.exchange} ${r.symbol} ${r.timeframe} (confidence ${(r.confidence * 100).toFixed(0)} %)`,
+        dedupeKey: `regime|${r.exchange}|${r.symbol}|${r.timeframe}|${change.at}`,
+      });
     }
     return { reading: r, state: step.state, changed: step.changed };
   }

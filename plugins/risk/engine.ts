@@ -36,7 +36,7 @@ import { closedTrades, dailyVol, finish, kellyStats, sizeByKelly, sizeByVolatili
  *   guards        { at, results, breached }   the last guard run and which guards are breached
  */
 
-export type RiskContext = Pick<PluginContext<RiskConfig>, 'config' | 'orders' | 'market' | 'store' | 'clock' | 'log' | 'emit' | 'audit'>;
+export type RiskContext = Pick<PluginContext<RiskConfig>, 'config' | 'orders' | 'market' | 'store' | 'clock' | 'log' | 'emit' | 'alert' | 'audit'>;
 
 export interface RiskBreach {
   guard: GuardName;
@@ -355,6 +355,7 @@ export class RiskEngine {
     this.ctx.log.warn({ guard: r.guard, detail: r.detail, halted }, 'risk guard breached');
     this.ctx.audit({ kind: 'risk.breach', guard: r.guard, detail: r.detail, halted });
     await this.ctx.emit('risk.breach', { guard: r.guard, detail: r.detail, severity: 'critical', at });
+    await this.ctx.alert({ kind: 'risk', severity: 'critical', title: `${r.guard} breached: ${r.detail}${halted ? ' — trading HALTED' : ' (trading was already halted)'}`, dedupeKey: `risk|${r.guard}|${at}` });
   }
 
   // ---- broker failures ------------------------------------------------------------------------

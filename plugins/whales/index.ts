@@ -10,6 +10,7 @@ import {
   tradeColumns,
   trackWalls,
   WhaleDetector,
+  type Alert,
   type BandImbalance,
   type Block,
   type DetectorSettings,
@@ -366,12 +367,14 @@ export default definePlugin({
         if (fault !== null) {
           ctx.log.warn({ exchange: m.exchange, symbol: m.symbol, fault: fault.message }, 'whales: data fault');
           await ctx.emit('whales.fault', fault);
+          await ctx.alert({ kind: 'data', severity: 'warning', symbol: m.symbol, title: `whale watch on ${m.exchange} ${m.symbol} cannot read trades: ${fault.message}`, channels });
         }
         // emit, then mark sent
         const sent: string[] = [];
         for (const a of outbox) {
           if (seen.has(a.event.id)) continue;
           await ctx.emit('whale.detected', a);
+          await ctx.alert(whaleAlert(a));
           sent.push(a.event.id);
         }
         if (outbox.length > 0) {
@@ -778,3 +781,17 @@ export async function wallsCheck(
 }
 
 export type { Side };
+
+/** A whale event as an alert for the channels that watch its market: medium and high severity are warnings. */
+function whaleAlert(a: WhaleAlert): Alert {
+  const e = a.event;
+  const usd = Math.round(e.notional).toLocaleString('en-US');
+  return {
+    kind: 'whale',
+    severity: a.severity === 'low' ? 'info' : 'warning',
+    symbol: e.symbol,
+    title: `${e.side === 'buy' ? 'buying' : e.side === 'sell' ? 'selling' : 'trading'} ${e.size.toPrecision(4)} (${usd} quote) on ${e.exchange} in ${e.count} print${e.count === 1 ? '' : 's'}, price ${e.firstPrice} → ${e.lastPrice} (${a.severity}: ${a.basis})`,
+    dedupeKey: `whale|${e.id}`,
+    channels: a.channels,
+  };
+}

@@ -17,6 +17,7 @@ export type { HaltStatus } from './halt.js';
 export type { ScheduleSpec } from './scheduler.js';
 export type { Clock } from './clock.js';
 export { UserError } from './errors.js';
+export type { Alert, AlertSeverity } from './alerts/router.js';
 
 // Orders: the gateway's contracts (ctx.orders), for execution, risk and backtest plugins.
 export type {

@@ -32,6 +32,8 @@ import type { Broker } from './orders/types.js';
 import { tradingCommands } from './trading-commands.js';
 import { parseTarget, type AdapterHost, type ChatAdapter } from './adapters.js';
 import type { Channel } from './auth/principal.js';
+import { AlertRouter } from './alerts/router.js';
+import { alertCommands } from './alerts/commands.js';
 import { PaperBroker } from '../brokers/paper/index.js';
 import { createLiveBroker } from '../brokers/live/index.js';
 
@@ -83,6 +85,7 @@ export class Kernel {
   private liveRef: LiveSwitch | undefined;
   private paperRef: Broker | undefined;
   private readonly adapters = new Map<string, ChatAdapter>();
+  private alertsRef: AlertRouter | undefined;
 
   private constructor(
     readonly config: DeskbotConfig,
@@ -143,6 +146,12 @@ export class Kernel {
   get market(): MarketData {
     if (!this.marketRef) throw new Error('kernel is not started');
     return this.marketRef;
+  }
+
+  /** routes alerts to channels (rules, dedupe, throttle, quiet hours, mutes) */
+  get alerts(): AlertRouter {
+    if (!this.alertsRef) throw new Error('kernel is not started');
+    return this.alertsRef;
   }
 
   /** the order gateway: halt, permission, idempotency, risk checks, journal, broker */
@@ -243,7 +252,9 @@ export class Kernel {
   private async shutdown(drainMs: number): Promise<void> {
     const log = this.logger;
     clearInterval(this.housekeeping);
-    // adapters first: no new messages, while the dispatcher finishes the ones in flight
+    // throttled-alert summaries go out while the adapters are still connected
+    await this.alertsRef?.stop().catch((err: unknown) => log.error({ err }, 'alert router stop failed'));
+    // adapters next: no new messages, while the dispatcher finishes the ones in flight
     await Promise.all(
       [...this.adapters.values()].map((a) => a.stop().catch((err: unknown) => log.error({ err, adapter: a.platform }, 'adapter stop failed'))),
     );
@@ -294,14 +305,29 @@ export class Kernel {
       this.registry.register('kernel', spec);
     }
     this.halt.onChange((s) => void this.events.emit('halt.changed', s));
-    // the kill switch tells every configured channel, on every platform
+    // Alerts: the configured rules, plus trading.notify channels for halts and risk breaches.
+    this.alertsRef = new AlertRouter({
+      config: {
+        ...config.alerts,
+        rules: [...config.alerts.rules, ...config.trading.notify.map((channel) => ({ channel, kinds: ['halt', 'risk'], minSeverity: 'info' as const, symbols: [] }))],
+      },
+      timezone: config.timezone,
+      store: this.store.namespace('alerts'),
+      clock: this.clock,
+      logger: this.logger.child({ part: 'alerts' }),
+      post: (channel, r) => this.post(channel, r),
+      audit: (e) => this.audit.append(e),
+    });
+    for (const spec of alertCommands({ router: this.alertsRef })) this.registry.register('kernel', spec);
+    // the kill switch tells every channel that routes halts, on every platform
     this.events.on('halt.changed', async (s) => {
-      const text = s.halted
-        ? `TRADING HALTED by ${s.by ?? '?'}: ${s.reason ?? 'no reason given'}. New orders are refused; open orders are being cancelled.`
-        : `Trading resumed by ${s.by ?? '?'}.`;
-      const results = await Promise.all(config.trading.notify.map((t) => this.post(t, { blocks: [{ type: 'text', text, tone: s.halted ? 'error' : 'ok' }] })));
-      results.forEach((r, i) => {
-        if (!r.ok) this.logger.error({ target: config.trading.notify[i], error: r.error }, 'halt notice not delivered');
+      await this.alerts.raise({
+        kind: 'halt',
+        severity: 'critical',
+        title: s.halted
+          ? `TRADING HALTED by ${s.by ?? '?'}: ${s.reason ?? 'no reason given'}. New orders are refused; open orders are being cancelled.`
+          : `Trading resumed by ${s.by ?? '?'}.`,
+        dedupeKey: `halt|${s.halted}|${s.since ?? ''}`,
       });
     });
 
@@ -324,6 +350,7 @@ export class Kernel {
       this.logger.warn({ schedules: config.schedules.map((s) => s.name) }, 'config schedules need a plugin that provides their kind; none loaded yet');
     }
     this.scheduler.start();
+    this.alerts.start();
     this.orders.startPolling(config.trading.pollMs);
     const names = this.host.list().map((p) => p.name);
     this.audit.append({ kind: 'kernel', event: 'started', instance: config.instance, version: packageVersion(), plugins: names, store: this.store.kind });
@@ -430,6 +457,9 @@ export class Kernel {
         hooks.onClose(this.events.on(event, fn));
       },
       emit: (event, payload) => this.events.emit(event, payload),
+      alert: async (a) => {
+        await this.alerts.raise(a);
+      },
       audit: (event) => {
         this.audit.append({ ...event, plugin: name });
       },

@@ -28,7 +28,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): DeskbotConf
     },
     roles: {
       viewer: ['market:read'],
-      trader: ['market:read', 'trade:execute', 'trade:read'],
+      trader: ['market:read', 'trade:execute', 'trade:read', 'alerts:mute'],
       admin: ['*'],
     },
     ...overrides,

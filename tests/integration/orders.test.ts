@@ -201,10 +201,11 @@ describe('the kill switch', () => {
     out.on('data', (b: Buffer) => (printed += b.toString()));
     await d.kernel.attach(new ConsoleAdapter(d.kernel, { input: new PassThrough(), output: out, interactive: false, userId: 'ann', imageDir: stores.tempDir() }));
     await d.say('rick', '/halt spread blew out');
-    await vi.waitFor(() => expect(printed).toContain('[console:terminal] ✗ TRADING HALTED by rick: spread blew out'));
+    await vi.waitFor(() => expect(printed).toContain('[console:terminal] ✗ 🚨 [halt] TRADING HALTED by rick: spread blew out'));
     await d.say('ann', '/resume');
-    await vi.waitFor(() => expect(printed).toContain('[console:terminal] ✓ Trading resumed by ann'));
-    // no Slack adapter attached here: that target fails alone, the terminal still got both
+    await vi.waitFor(() => expect(printed).toContain('[console:terminal] ✗ 🚨 [halt] Trading resumed by ann'));
+    // the slack target is not attached here: it failed alone, and /alerts says so
+    expect(await d.say('ann', '/alerts')).toContain('slack:C0DESK: not delivered: no slack adapter is attached');
     expect(await d.kernel.post('slack:C0DESK', { blocks: [] })).toEqual({ ok: false, error: 'no slack adapter is attached' });
   });
 

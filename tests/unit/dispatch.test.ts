@@ -26,13 +26,13 @@ function tradingPlugin(ran: string[]): PluginManifest {
       );
       ctx.command(
         defineCommand({
-          name: 'resume',
-          summary: 'Resume trading',
+          name: 'unlock',
+          summary: 'Unlock something (a four-eyes example)',
           permission: 'trade:execute',
           guard: 'four-eyes',
           handler: (c) => {
-            ran.push(`resume by ${c.principal.person} approved by ${c.approvedBy?.person}`);
-            return reply.text('resumed');
+            ran.push(`unlock by ${c.principal.person} approved by ${c.approvedBy?.person}`);
+            return reply.text('unlocked');
           },
         }),
       );
@@ -180,15 +180,15 @@ describe('confirm step (dangerous commands)', () => {
 describe('four-eyes', () => {
   it('needs a different person who holds the permission', async () => {
     await open();
-    const ask = await desk.say('tom', '/resume');
+    const ask = await desk.say('tom', '/unlock');
     expect(ask).toContain('needs a second person with trade:execute');
     const token = /\/approve (\w{6})/.exec(ask)?.[1] ?? '';
 
-    expect(await desk.say('tom', `/approve ${token}`)).toBe('✗ /resume needs a different person to approve it (four eyes).');
+    expect(await desk.say('tom', `/approve ${token}`)).toBe('✗ /unlock needs a different person to approve it (four eyes).');
     expect(await desk.say('vic', `/approve ${token}`)).toContain('Not allowed');
     expect(ran).toEqual([]);
-    expect(await desk.say('tess', `/approve ${token}`)).toBe('resumed');
-    expect(ran).toEqual(['resume by tom approved by tess']);
+    expect(await desk.say('tess', `/approve ${token}`)).toBe('unlocked');
+    expect(ran).toEqual(['unlock by tom approved by tess']);
     expect(await desk.say('ann', `/approve ${token}`)).toContain('Nothing to approve');
 
     const approval = (await auditLines()).filter((l) => l.kind === 'approval');
@@ -201,7 +201,7 @@ describe('four-eyes', () => {
 
   it('an approval after the window does nothing', async () => {
     await open();
-    const token = /\/approve (\w{6})/.exec(await desk.say('tom', '/resume'))?.[1] ?? '';
+    const token = /\/approve (\w{6})/.exec(await desk.say('tom', '/unlock'))?.[1] ?? '';
     desk.clock.advance(600_001);
     expect(await desk.say('tess', `/approve ${token}`)).toContain('expired before approval');
     expect(ran).toEqual([]);
@@ -232,7 +232,7 @@ describe('help and whoami', () => {
     const out = await desk.say('tom', '/whoami');
     expect(out).toMatch(/person\s+tom \(Tom Trader\)/);
     expect(out).toMatch(/roles\s+trader/);
-    expect(out).toMatch(/permissions\s+market:read, trade:execute/);
+    expect(out).toMatch(/permissions\s+alerts:mute, market:read, trade:execute, trade:read/);
     expect(out).toContain('/buy');
   });
 

@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS, riskConfigSchema } from '../../plugins/risk/config.js';
 import { RiskEngine, type RiskBreach, type RiskContext, type Snapshot } from '../../plugins/risk/engine.js';
 import { usageRows } from '../../plugins/risk/report.js';
 import { brokerErrors, dailyLoss, drawdown, nextPeak, staleData, startOfUtcDay } from '../../plugins/risk/guards.js';
-import type { Balance, HaltOutcome, HaltStatus, LedgerEntry, Order, Position, Ticker } from '../../src/kernel/index.js';
+import type { Alert, Balance, HaltOutcome, HaltStatus, LedgerEntry, Order, Position, Ticker } from '../../src/kernel/index.js';
 
 /**
  * The running guards: first each judgement on its numbers, then the engine that collects them from
@@ -96,6 +96,7 @@ function fakeDesk(o: { balances?: Balance[]; positions?: Position[]; ledger?: Le
     halt: { halted: false } as HaltStatus,
     halts: [] as Array<{ by: string; reason: string }>,
     breaches: [] as RiskBreach[],
+    alerts: [] as Alert[],
     audits: [] as Array<Record<string, unknown>>,
     ledgerSince: [] as number[],
     now: NOW,
@@ -112,6 +113,7 @@ function fakeDesk(o: { balances?: Balance[]; positions?: Position[]; ledger?: Le
     log: pino({ level: 'silent' }),
     audit: (e: Record<string, unknown>) => void state.audits.push(e),
     emit: async (_event: string, payload: RiskBreach) => void state.breaches.push(payload),
+    alert: async (a: Alert) => void state.alerts.push(a),
     market: {
       defaultExchange: 'binance',
       defaultQuote: () => 'USDT',
@@ -162,6 +164,7 @@ describe('the engine: numbers from the desk, a breach halts once and alerts', ()
     expect(state.halts).toEqual([{ by: 'risk', reason: `daily-loss breached: ${detail}` }]);
     expect(state.breaches).toEqual([{ guard: 'daily-loss', detail, severity: 'critical', at: NOW }]);
     expect(state.audits).toEqual([{ kind: 'risk.breach', guard: 'daily-loss', detail, halted: true }]);
+    expect(state.alerts).toEqual([{ kind: 'risk', severity: 'critical', title: `daily-loss breached: ${detail} — trading HALTED`, dedupeKey: `risk|daily-loss|${NOW}` }]);
   });
 
   it('one breach, one halt: while halted a breach still standing neither halts nor alerts again', async () => {

@@ -138,6 +138,7 @@ describe('the risk.sizing service on a stub desk (prices from the market, equity
       log: pino({ level: 'silent' }),
       audit: () => undefined,
       emit: async () => undefined,
+      alert: async () => undefined,
       market: {
         defaultExchange: 'binance',
         defaultQuote: () => 'USDT',

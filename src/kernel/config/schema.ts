@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertsConfigSchema } from '../alerts/router.js';
 
 /**
  * The shape of config/default.yaml and of any file DESKBOT_CONFIG points at.
@@ -278,6 +279,8 @@ export const configSchema = z
     market: marketConfigSchema.default(marketConfigSchema.parse({})),
     trading: tradingConfigSchema.default(tradingConfigSchema.parse({})),
     adapters: adaptersConfigSchema.default(adaptersConfigSchema.parse({})),
+    /** alert routing: rules per channel, dedupe, throttle, quiet hours */
+    alerts: alertsConfigSchema.default(alertsConfigSchema.parse({})),
   })
   .strict();
 

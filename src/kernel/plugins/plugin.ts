@@ -9,6 +9,7 @@ import type { HaltStatus } from '../halt.js';
 import type { ScheduleSpec } from '../scheduler.js';
 import type { MarketData } from '../../market/service.js';
 import type { OrderService } from '../orders/types.js';
+import type { Alert } from '../alerts/router.js';
 
 /**
  * Services plugins provide to each other, by name. A plugin that provides one declares it:
@@ -50,6 +51,8 @@ export interface PluginContext<Config> {
   use<K extends keyof Services>(name: K): Services[K];
   on<K extends keyof KernelEvents>(event: K, fn: (payload: KernelEvents[K]) => void | Promise<void>): void;
   emit<K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): Promise<void>;
+  /** raise an alert: routed to channels by the alert rules (and `alert.channels`), deduped, throttled, muted */
+  alert(alert: Alert): Promise<void>;
   /** one audit line, tagged with the plugin */
   audit(event: { kind: string; [field: string]: unknown }): void;
   /** runs on shutdown, in reverse order of registration, after the plugins set up later */
