@@ -56,23 +56,27 @@ function deskConfig(): ReturnType<typeof testConfig> {
   });
 }
 
-async function rig(opts: { retry?: typeof FAST_RETRY; token?: string } = {}): Promise<Rig> {
-  const fake = await FakeSlack.start({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET });
+const APP_TOKEN = 'xapp-1-A0DESKBOT-3333-socket-test-token';
+
+async function rig(opts: { mode?: 'http' | 'socket'; appToken?: string } = {}): Promise<Rig> {
+  const mode = opts.mode ?? 'http';
+  const fake = await FakeSlack.start({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, appToken: APP_TOKEN });
+  fake.via = mode;
   const desk = await startDesk({ plugins: [market, risk, execution], config: deskConfig() });
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (l: string) => void logs.push(l) });
-  const r: Rig = { fake, desk, adapter: undefined as unknown as SlackAdapter, logs };
-  rigs.push(r);
-  r.adapter = new SlackAdapter({
-    config: { enabled: true, mode: 'http', port: 0, apiUrl: fake.apiUrl },
-    botToken: opts.token ?? BOT_TOKEN,
-    signingSecret: SIGNING_SECRET,
+  const adapter = new SlackAdapter({
+    config: { enabled: true, mode, port: 0, apiUrl: fake.apiUrl },
+    botToken: BOT_TOKEN,
+    ...(mode === 'http' ? { signingSecret: SIGNING_SECRET } : { appToken: opts.appToken ?? APP_TOKEN }),
     logger,
     listenHost: '127.0.0.1',
-    retry: opts.retry ?? FAST_RETRY,
+    retry: FAST_RETRY,
   });
-  await desk.kernel.attach(r.adapter);
-  fake.appUrl = `http://127.0.0.1:${r.adapter.port}/slack/events`;
+  const r: Rig = { fake, desk, adapter, logs };
+  rigs.push(r);
+  await desk.kernel.attach(adapter);
+  if (mode === 'http') fake.appUrl = `http://127.0.0.1:${adapter.port}/slack/events`;
   return r;
 }
 
@@ -381,5 +385,59 @@ describe('Slack adapter: limits and faults', () => {
     await desk.say('ann', '/halt drill');
     const notice = await fake.waitFor(() => fake.messages.find((m) => allText(m).includes('TRADING HALTED')));
     expect(sectionTexts(notice)[0]).toMatch(/^:x: .*TRADING HALTED by ann: drill/);
+  });
+});
+
+describe('Slack adapter: Socket Mode', () => {
+  it('opens the connection with the app token, answers a slash command envelope (acked) with Block Kit, and reports the socket in health', async () => {
+    const { fake, adapter } = await rig({ mode: 'socket' });
+    expect(fake.api.calls.find((c) => c.method === 'apps.connections.open')?.status).toBe(200);
+    expect(fake.socket.connected).toBe(1);
+    expect(adapter.health()).toMatchObject({ connected: true });
+    expect(adapter.health().detail).toContain('socket mode connected');
+    expect(await fake.slash({ command: '/price', text: 'BTC/USDT', user_id: TOM.id, channel_id: DESK })).toEqual({ status: 200, body: '' });
+    const m = await fake.waitFor(() => fake.messages.find((x) => x.channel === DESK));
+    expect(sectionTexts(m)[0]).toMatch(/^```\n\s+symbol\s+last/);
+    expect(sectionTexts(m)[0]).toContain('BTC/USDT (binance)');
+  });
+
+  it('/buy and its Confirm button over the socket fill on paper; a retried event envelope is handled once', async () => {
+    const { fake, desk } = await rig({ mode: 'socket' });
+    await fake.slash({ command: '/buy', text: 'BTC/USDT 0.01', user_id: TOM.id, channel_id: DESK });
+    const ask = await fake.waitFor(() => fake.messages.find((x) => x.blocks.some((b) => b['type'] === 'actions')));
+    expect((await fake.press(ask, 'Confirm', TOM)).status).toBe(200);
+    await fake.waitFor(() => fake.messages.find((x) => allText(x).includes('Filled')));
+    expect((await desk.kernel.orders.recent(1))[0]).toMatchObject({ state: 'filled', filled: 0.01 });
+
+    const first = await fake.mention({ user: TOM.id, channel: DESK, text: '<@U0BOT> price eth' });
+    await fake.mention({ user: TOM.id, channel: DESK, text: '<@U0BOT> price eth', event_id: first.eventId }, { retryNum: 1, retryReason: 'timeout' });
+    await fake.mention({ user: TOM.id, channel: DESK, text: '<@U0BOT> price sol' });
+    await fake.waitFor(() => fake.messages.find((m) => sectionTexts(m)[0]?.includes('SOL/USDT')));
+    expect(fake.messages.filter((m) => sectionTexts(m)[0]?.includes('ETH/USDT'))).toHaveLength(1);
+  });
+
+  it('when Slack recycles the connection the client reconnects and keeps working; stop() closes it', async () => {
+    const { fake, adapter } = await rig({ mode: 'socket' });
+    fake.socket.refresh();
+    // the client waits a few seconds before reconnecting: health says so meanwhile
+    await fake.waitFor(() => !adapter.health().connected || undefined, 15_000, 'health to show the dropped socket');
+    expect(adapter.health().detail).toMatch(/reconnecting/);
+    await fake.waitFor(() => fake.socket.connections >= 2 && fake.socket.connected === 1, 15_000, 'a second Socket Mode connection');
+    await fake.waitFor(() => adapter.health().connected || undefined, 15_000, 'healthy again');
+    expect(fake.api.calls.filter((c) => c.method === 'apps.connections.open')).toHaveLength(2);
+    await fake.slash({ command: '/price', text: 'btc', user_id: TOM.id, channel_id: DESK });
+    await fake.waitFor(() => fake.messages.find((x) => x.channel === DESK));
+    await adapter.stop();
+    expect(adapter.health()).toEqual({ connected: false, detail: 'stopped' });
+    await fake.waitFor(() => fake.socket.connected === 0, 15_000, 'the socket to close');
+  });
+
+  it('a wrong app token fails start with a clear error', async () => {
+    const err = await rig({ mode: 'socket', appToken: 'xapp-1-wrong-token-0000' }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toBe('Slack rejected SLACK_APP_TOKEN (invalid_auth); it must be the app-level token (xapp-…) with connections:write');
+    expect(err?.message).not.toContain('wrong-token');
   });
 });

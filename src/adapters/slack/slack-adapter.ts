@@ -35,10 +35,14 @@ export interface SlackAdapterOptions {
   requestTimeoutMs?: number;
   /** the HTTP receiver's interface (default: all, as Slack must reach it through the proxy); tests use 127.0.0.1 */
   listenHost?: string;
+  /** how long stop() waits for replies in flight (default 15 s) */
+  stopWaitMs?: number;
 }
 
 const DEFAULT_RETRY: webApi.RetryOptions = { retries: 5, factor: 2, minTimeout: 1_000, maxTimeout: 16_000, randomize: true };
 const DEFAULT_API_URL = 'https://slack.com/api/';
+/** how long stop() waits for replies in flight */
+const STOP_WAIT_MS = 15_000;
 /** the one URL Slack POSTs commands, button presses and events to in HTTP mode */
 export const SLACK_EVENTS_PATH = '/slack/events';
 
@@ -55,6 +59,8 @@ export class SlackAdapter implements ChatAdapter {
   private host: AdapterHost | undefined;
   private log: Logger;
   private botUserId: string | undefined;
+  /** " as @deskbot in Desk Team", for health details */
+  private identity = '';
   private server: Server | undefined;
   private connected = false;
   private detail = 'not started';
@@ -100,6 +106,7 @@ export class SlackAdapter implements ChatAdapter {
       );
     }
     this.botUserId = who.user_id;
+    this.identity = ` as @${who.user ?? '?'} in ${who.team ?? '?'}`;
 
     const common = {
       token: opts.botToken,
@@ -112,7 +119,11 @@ export class SlackAdapter implements ChatAdapter {
     if (mode === 'socket') {
       if (!opts.appToken) throw new Error('Slack Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write)');
       const receiver = new SocketModeReceiver({ appToken: opts.appToken, logger: boltLog, installerOptions: { clientOptions: clientOptions() } });
-      receiver.client.on('connected', () => this.setState(true, 'socket mode connected'));
+      receiver.client.on('connected', () => this.setState(true, `socket mode connected${this.identity}`));
+      // the client waits a few seconds between a dropped socket and the next attempt
+      receiver.client.on('close', () => {
+        if (this.accepting) this.setState(false, 'socket mode connection closed; reconnecting');
+      });
       receiver.client.on('reconnecting', () => this.setState(false, 'socket mode reconnecting'));
       receiver.client.on('disconnected', () => this.setState(false, this.accepting ? 'socket mode disconnected' : 'stopped'));
       app = new App({ ...common, receiver, socketMode: true });
@@ -131,19 +142,23 @@ export class SlackAdapter implements ChatAdapter {
     try {
       if (mode === 'socket') {
         await app.start();
-        this.setState(true, `socket mode connected as @${who.user ?? '?'} in ${who.team ?? '?'}`);
+        this.setState(true, `socket mode connected${this.identity}`);
       } else {
         const listen = opts.listenHost === undefined ? opts.config.port : { port: opts.config.port, host: opts.listenHost };
         const server = (await app.start(listen)) as Server;
         this.server = server;
         this.watchRejections(server);
-        this.setState(true, `http receiver on port ${this.port ?? opts.config.port}${SLACK_EVENTS_PATH} as @${who.user ?? '?'} in ${who.team ?? '?'}`);
+        this.setState(true, `http receiver on port ${this.port ?? opts.config.port}${SLACK_EVENTS_PATH}${this.identity}`);
       }
     } catch (err) {
       this.accepting = false;
       this.app = undefined;
-      this.detail = `start failed: ${errorText(err)}`;
-      throw new Error(`Slack adapter could not start (${mode} mode): ${errorText(err)}`);
+      const code = platformError(err);
+      this.detail = `start failed: ${code ?? errorText(err)}`;
+      if (mode === 'socket' && (code === 'invalid_auth' || code === 'not_authed')) {
+        throw new Error(`Slack rejected SLACK_APP_TOKEN (${code}); it must be the app-level token (xapp-…) with connections:write`);
+      }
+      throw new Error(`Slack adapter could not start (${mode} mode): ${code ?? errorText(err)}`);
     }
   }
 
@@ -157,8 +172,14 @@ export class SlackAdapter implements ChatAdapter {
     } catch (err) {
       this.log.warn({ err: { message: errorText(err) } }, 'slack receiver stop failed');
     }
-    // replies already being worked on are still delivered
-    await Promise.allSettled([...this.inflight]);
+    // replies already being worked on are still delivered, within a bound: the kernel drains
+    // (and aborts) its handlers only after every adapter has stopped
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.opts.stopWaitMs ?? STOP_WAIT_MS);
+    });
+    await Promise.race([Promise.allSettled([...this.inflight]), bound]);
+    clearTimeout(timer);
     this.server = undefined;
     this.setState(false, 'stopped');
   }

@@ -58,9 +58,9 @@ export function nextId(prefix: string): string {
   return `${prefix}${Date.now().toString(36)}${(++seq).toString(36)}`.toUpperCase();
 }
 
-/** The form Slack POSTs for a slash command. */
-export function slashCommandBody(c: SlashCommandInput, responseUrl: string, team = 'T0DESK'): string {
-  return new URLSearchParams({
+/** A slash command's fields: form-encoded over HTTP, a JSON payload over Socket Mode. */
+export function slashCommandPayload(c: SlashCommandInput, responseUrl: string, team = 'T0DESK'): Record<string, string> {
+  return {
     token: 'verification-token-deprecated',
     team_id: team,
     team_domain: 'desk',
@@ -75,7 +75,7 @@ export function slashCommandBody(c: SlashCommandInput, responseUrl: string, team
     is_enterprise_install: 'false',
     response_url: responseUrl,
     trigger_id: c.trigger_id ?? `${Date.now()}.${++seq}.${nextId('t').toLowerCase()}`,
-  }).toString();
+  };
 }
 
 export interface MentionInput {
@@ -88,8 +88,8 @@ export interface MentionInput {
   event_id?: string;
 }
 
-/** An Events API event_callback carrying an app_mention. */
-export function mentionBody(m: MentionInput, botUserId: string, team = 'T0DESK'): { body: string; eventId: string } {
+/** An Events API event_callback carrying an app_mention (the JSON body over HTTP, the envelope's payload over Socket Mode). */
+export function mentionPayload(m: MentionInput, botUserId: string, team = 'T0DESK'): { payload: Record<string, unknown>; eventId: string } {
   const eventId = m.event_id ?? nextId('Ev');
   const ts = m.ts ?? `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
   const event: Record<string, unknown> = {
@@ -115,7 +115,7 @@ export function mentionBody(m: MentionInput, botUserId: string, team = 'T0DESK')
     is_ext_shared_channel: false,
     event_context: `4-${eventId}`,
   };
-  return { body: JSON.stringify(body), eventId };
+  return { payload: body, eventId };
 }
 
 export interface PressInput {
@@ -129,8 +129,8 @@ export interface PressInput {
   trigger_id?: string;
 }
 
-/** The interactive payload of a button press (block_actions), form-encoded as payload=<json>. */
-export function pressBody(p: PressInput, responseUrl: string, team = 'T0DESK'): string {
+/** The interactive payload of a button press (block_actions); over HTTP it is form-encoded as payload=<json>. */
+export function pressPayload(p: PressInput, responseUrl: string, team = 'T0DESK'): Record<string, unknown> {
   const now = Date.now() / 1000;
   const text = p.button['text'] as { text?: string } | undefined;
   const payload = {
@@ -159,5 +159,5 @@ export function pressBody(p: PressInput, responseUrl: string, team = 'T0DESK'): 
       },
     ],
   };
-  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  return payload;
 }

@@ -2,32 +2,39 @@ import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import { listenOnLoopback } from '../exchange/http.js';
 import {
-  mentionBody,
-  pressBody,
+  mentionPayload,
+  pressPayload,
   sendSigned,
-  slashCommandBody,
+  slashCommandPayload,
   type MentionInput,
   type SentRequest,
   type SignOptions,
   type SlashCommandInput,
 } from './deliveries.js';
+import { FakeSocketMode } from './socket-mode.js';
 import { FakeWebApi, type PostedMessage } from './web-api.js';
 
 export interface FakeSlackOptions {
   botToken: string;
   signingSecret: string;
+  /** the app-level token Socket Mode connects with */
+  appToken?: string;
 }
 
 /**
  * A Slack workspace on 127.0.0.1 for the real Bolt app: the Web API, file upload URLs and
  * response_urls on one loopback server (`apiUrl` is what Bolt's client gets as slackApiUrl), and
- * the platform's side that signs and sends slash commands, button presses and events to the
- * app's Request URL (`appUrl`, set once the app listens).
+ * the platform's side that sends slash commands, button presses and events to the app: signed
+ * POSTs to its Request URL (`appUrl`, set once the app listens) with `via = 'http'`, or
+ * envelopes over the Socket Mode connection the app opened with `via = 'socket'`.
  */
 export class FakeSlack {
   readonly api: FakeWebApi;
+  readonly socket: FakeSocketMode;
   /** the app's Request URL, e.g. http://127.0.0.1:PORT/slack/events */
   appUrl = '';
+  /** how deliveries reach the app */
+  via: 'http' | 'socket' = 'http';
   private readonly changed = new EventEmitter();
   private responseSeq = 0;
 
@@ -38,6 +45,7 @@ export class FakeSlack {
     api: (self: FakeSlack) => FakeWebApi,
   ) {
     this.api = api(this);
+    this.socket = new FakeSocketMode(server, port, () => this.changed.emit('change'));
     this.changed.setMaxListeners(100);
   }
 
@@ -52,7 +60,15 @@ export class FakeSlack {
         });
       });
     });
-    self = new FakeSlack(server, port, opts, (s) => new FakeWebApi({ botToken: opts.botToken, baseUrl: () => s.baseUrl, record: () => s.changed.emit('change') }));
+    self = new FakeSlack(server, port, opts, (s) =>
+      new FakeWebApi({
+        botToken: opts.botToken,
+        appToken: opts.appToken ?? 'xapp-not-configured',
+        baseUrl: () => s.baseUrl,
+        socketUrl: () => s.socket.nextUrl(),
+        record: () => s.changed.emit('change'),
+      }),
+    );
     return self;
   }
 
@@ -74,13 +90,16 @@ export class FakeSlack {
   }
 
   slash(c: SlashCommandInput, o: SignOptions = {}): Promise<SentRequest> {
-    return this.send(slashCommandBody(c, this.responseUrl(c.channel_id)), 'application/x-www-form-urlencoded', o);
+    const payload = slashCommandPayload(c, this.responseUrl(c.channel_id));
+    if (this.via === 'socket') return this.envelope('slash_commands', payload, o);
+    return this.send(new URLSearchParams(payload).toString(), 'application/x-www-form-urlencoded', o);
   }
 
   /** an app_mention event_callback; returns the event_id so a test can deliver it again */
   async mention(m: MentionInput, o: SignOptions = {}): Promise<SentRequest & { eventId: string }> {
-    const { body, eventId } = mentionBody(m, this.api.bot.user_id);
-    return { ...(await this.send(body, 'application/json', o)), eventId };
+    const { payload, eventId } = mentionPayload(m, this.api.bot.user_id);
+    if (this.via === 'socket') return { ...(await this.envelope('events_api', payload, o)), eventId };
+    return { ...(await this.send(JSON.stringify(payload), 'application/json', o)), eventId };
   }
 
   /** press button `label` of a message the bot posted, as `user` */
@@ -95,7 +114,7 @@ export class FakeSlack {
       if (b['type'] !== 'actions') continue;
       const button = (b['elements'] as Array<Record<string, unknown>>).find((e) => (e['text'] as { text?: string }).text === label);
       if (!button) continue;
-      const body = pressBody(
+      const payload = pressPayload(
         {
           user,
           channel: message.channel,
@@ -106,7 +125,8 @@ export class FakeSlack {
         },
         this.responseUrl(message.channel),
       );
-      return this.send(body, 'application/x-www-form-urlencoded', o);
+      if (this.via === 'socket') return this.envelope('interactive', payload, o);
+      return this.send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded', o);
     }
     throw new Error(`no button "${label}" in message ${message.ts}`);
   }
@@ -117,9 +137,21 @@ export class FakeSlack {
     return sendSigned(this.appUrl, body, contentType, this.opts.signingSecret, o);
   }
 
+  /** an envelope over Socket Mode, resolved when the app acknowledges it (status 200, the ack's payload as body) */
+  private async envelope(type: 'slash_commands' | 'interactive' | 'events_api', payload: unknown, o: SignOptions): Promise<SentRequest> {
+    const id = this.socket.send(type, payload, {
+      ...(o.retryNum !== undefined ? { retryAttempt: o.retryNum } : {}),
+      ...(o.retryReason !== undefined ? { retryReason: o.retryReason } : {}),
+    });
+    await this.waitFor(() => this.socket.acks.has(id), 15_000, `the ack of envelope ${id}`);
+    const ack = this.socket.acks.get(id);
+    return { status: 200, body: ack === null || ack === undefined || (typeof ack === 'object' && Object.keys(ack).length === 0) ? '' : JSON.stringify(ack) };
+  }
+
   /**
    * Resolves with `probe()`'s first non-undefined value, re-checked whenever the bot calls the
-   * fake; rejects after `timeoutMs` (a generous cap, not a speed assertion).
+   * fake (and every 50 ms, for state outside the fake such as the adapter's health); rejects
+   * after `timeoutMs` (a generous cap, not a speed assertion).
    */
   waitFor<T>(probe: () => T | undefined | false, timeoutMs = 15_000, what = 'the expected Slack call'): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -135,8 +167,10 @@ export class FakeSlack {
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
       const onChange = (): void => void check();
+      const poll = setInterval(onChange, 50);
       const cleanup = (): void => {
         clearTimeout(timer);
+        clearInterval(poll);
         this.changed.off('change', onChange);
       };
       this.changed.on('change', onChange);
@@ -145,6 +179,7 @@ export class FakeSlack {
   }
 
   async close(): Promise<void> {
+    this.socket.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

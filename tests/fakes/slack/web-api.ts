@@ -45,6 +45,10 @@ export type Fault = { status: 429; retryAfter: number } | { status: 500 | 502 | 
 
 export interface ApiState {
   botToken: string;
+  /** the app-level token apps.connections.open takes (Socket Mode) */
+  appToken: string;
+  /** a Socket Mode URL for apps.connections.open */
+  socketUrl: () => string;
   baseUrl: () => string;
   record: () => void;
 }
@@ -100,12 +104,14 @@ export class FakeWebApi {
       return;
     }
     const auth = req.headers.authorization ?? (typeof args['token'] === 'string' ? `Bearer ${args['token']}` : undefined);
+    // Socket Mode's one method takes the app-level token; everything else the bot token
+    const token = method === 'apps.connections.open' ? this.state.appToken : this.state.botToken;
     const answer =
       fault !== undefined
         ? { ok: false, error: fault.error }
         : auth === undefined
           ? { ok: false, error: 'not_authed' }
-          : auth !== `Bearer ${this.state.botToken}`
+          : auth !== `Bearer ${token}`
             ? { ok: false, error: 'invalid_auth' }
             : this.method(method, args);
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer));
@@ -124,6 +130,8 @@ export class FakeWebApi {
     switch (method) {
       case 'auth.test':
         return { ok: true, url: 'https://desk.slack.example/', ...BOT };
+      case 'apps.connections.open':
+        return { ok: true, url: this.state.socketUrl() };
       case 'chat.postMessage':
       case 'chat.postEphemeral': {
         const channel = str(a['channel']);
