@@ -52,6 +52,35 @@ export default definePlugin({
     // due TWAP slices are sent by a 1 s timer; the service lets tests (and a scheduler) drive it
     ctx.provide('execution.twap', { tick: () => twap.tick() });
 
+    // the digest's positions section: marked positions and PnL over the digest's period
+    ctx.contribute('digest', {
+      name: 'positions',
+      title: 'Positions and PnL',
+      order: 50,
+      render: async (period) => {
+        const [entries, marked] = await Promise.all([ctx.orders.ledger(period.since), markPositions(ctx)]);
+        const realised = entries.reduce((a, e) => a + e.realisedPnl, 0);
+        const unrealised = marked.reduce((a, p) => a + (p.unrealised ?? 0), 0);
+        const quote = marked[0]?.quote ?? entries[0]?.quote ?? ctx.market.defaultQuote();
+        const blocks = [
+          block.kv(
+            [
+              ['realised in period (net of fees)', money(realised, quote)],
+              ['unrealised now', money(unrealised, quote)],
+              ['fills in period', String(entries.length)],
+              ['broker', ctx.orders.mode],
+            ],
+            'PnL',
+          ),
+        ];
+        if (marked.length > 0) blocks.push(positionsTable(marked));
+        return {
+          blocks,
+          facts: { numbers: { 'realised PnL': Number(realised.toFixed(2)), 'unrealised PnL': Number(unrealised.toFixed(2)), fills: entries.length, positions: marked.length }, symbols: marked.map((p) => p.symbol) },
+        };
+      },
+    });
+
     const tradeArgs = {
       symbol: arg.symbol().describe('btc, BTC/USDT'),
       size: arg.string({ max: 30 }).describe('0.01 (base), 500usdt (quote) or 1% (risk of equity)'),

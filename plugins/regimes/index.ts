@@ -618,6 +618,30 @@ export default definePlugin({
       }),
     );
 
+    // the digest's regimes section: each of the digest's symbols on the default timeframe
+    ctx.contribute('digest', {
+      name: 'regimes',
+      title: 'Regimes',
+      order: 30,
+      render: async (period) => {
+        if (period.symbols.length === 0) return null;
+        const rows: string[][] = [];
+        const numbers: Record<string, number> = {};
+        const symbols: string[] = [];
+        for (const symbol of period.symbols) {
+          try {
+            const { reading, state } = await regimes.check({ symbol, timeframe: cfg.defaultTimeframe, exchange: undefined });
+            rows.push([symbol, state.label, `${Math.round(reading.confidence * 100)} %`, `since ${new Date(state.since).toISOString().slice(0, 16).replace('T', ' ')} UTC`]);
+            numbers[`${symbol} regime confidence %`] = Math.round(reading.confidence * 100);
+            symbols.push(symbol);
+          } catch (err) {
+            rows.push([symbol, 'no reading', '-', err instanceof Error ? err.message : String(err)]);
+          }
+        }
+        return { blocks: [block.table(['symbol', 'regime', 'confidence', 'held'], rows, { title: `Regimes (${cfg.defaultTimeframe})` })], facts: { numbers, symbols } };
+      },
+    });
+
     const seen = new Set<string>();
     for (const entry of cfg.watchlist) {
       const timeframe = entry.timeframe ?? cfg.defaultTimeframe;

@@ -84,6 +84,21 @@ export default definePlugin({
       await engine.idle();
     });
 
+    // the digest's risk section: the same reading /risk gives, at the time the digest is made
+    ctx.contribute('digest', {
+      name: 'risk',
+      title: 'Risk use',
+      order: 60,
+      render: async () => {
+        const { snapshot, run } = await engine.evaluate();
+        const numbers: Record<string, number> = {};
+        if (!(snapshot.equity instanceof Error)) numbers.equity = snapshot.equity.equity;
+        if (!(snapshot.pnl instanceof Error)) numbers['pnl today'] = snapshot.pnl.realised + snapshot.pnl.unrealised;
+        if (!(snapshot.gross instanceof Error)) numbers['gross exposure'] = snapshot.gross;
+        return { blocks: riskReply(snapshot, run, await ctx.orders.halted()).blocks, facts: { numbers, symbols: [] } };
+      },
+    });
+
     ctx.provide('risk.sizing', { size: (req) => engine.size(req) });
     ctx.provide('risk.guards', { run: () => engine.runGuards(), last: () => engine.lastRun(), limits: () => engine.limits() });
 

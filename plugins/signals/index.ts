@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   arg,
+  block,
   ArgSpec,
   closest,
   contiguousWindow,
@@ -166,6 +167,36 @@ export default definePlugin({
         },
       }),
     );
+
+    // the digest's signals section: the default strategy on each of the digest's symbols, now
+    ctx.contribute('digest', {
+      name: 'signals',
+      title: 'Signals',
+      order: 20,
+      render: async (period) => {
+        const strategy = strategies.get(cfg.defaultStrategy);
+        if (strategy === undefined || period.symbols.length === 0) return null;
+        const rows: string[][] = [];
+        const numbers: Record<string, number> = {};
+        const symbols: string[] = [];
+        for (const symbol of period.symbols) {
+          try {
+            const w = await closedWindow(market, { symbol, timeframe: cfg.defaultTimeframe }, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
+            const sig = evaluate(strategy, w as Series);
+            rows.push([symbol, sig.direction, sig.score.toFixed(2), `${Math.round(sig.confidence * 100)} %`, sig.reasons.slice(0, 2).map((r) => r.reason).join('; ') || '-']);
+            numbers[`${symbol} signal score`] = Number(sig.score.toFixed(2));
+            numbers[`${symbol} signal confidence %`] = Math.round(sig.confidence * 100);
+            symbols.push(symbol);
+          } catch (err) {
+            rows.push([symbol, 'no signal', '-', '-', err instanceof Error ? err.message : String(err)]);
+          }
+        }
+        return {
+          blocks: [block.table(['symbol', 'direction', 'score', 'confidence', 'top reasons'], rows, { title: `Signals (${cfg.defaultStrategy}, ${cfg.defaultTimeframe})` })],
+          facts: { numbers, symbols },
+        };
+      },
+    });
 
     ctx.command(
       defineCommand({

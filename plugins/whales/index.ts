@@ -499,6 +499,13 @@ export default definePlugin({
       return out;
     };
 
+    ctx.contribute('digest', {
+      name: 'whales',
+      title: 'Whale activity',
+      order: 40,
+      render: async (period) => ({ blocks: await digestSection({ since: period.since }) }),
+    });
+
     ctx.provide('whales', {
       digestSection,
       pollAll,

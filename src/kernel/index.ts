@@ -18,6 +18,8 @@ export type { ScheduleSpec } from './scheduler.js';
 export type { Clock } from './clock.js';
 export { UserError } from './errors.js';
 export type { Alert, AlertSeverity } from './alerts/router.js';
+export type { Contributions, DigestFacts, DigestPeriod, DigestSection } from './contributions.js';
+export type { JobRun, JobRunner } from './jobs.js';
 
 // Orders: the gateway's contracts (ctx.orders), for execution, risk and backtest plugins.
 export type {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { AuditLog } from './audit.js';
 import { Permissions } from './auth/permissions.js';
 import { builtinCommands } from './builtin-commands.js';
@@ -34,6 +35,9 @@ import { parseTarget, type AdapterHost, type ChatAdapter } from './adapters.js';
 import type { Channel } from './auth/principal.js';
 import { AlertRouter } from './alerts/router.js';
 import { alertCommands } from './alerts/commands.js';
+import { ContributionRegistry } from './contributions.js';
+import { ConfigJobs } from './jobs.js';
+import { scheduleCommands } from './schedule-commands.js';
 import { PaperBroker } from '../brokers/paper/index.js';
 import { createLiveBroker } from '../brokers/live/index.js';
 
@@ -86,6 +90,8 @@ export class Kernel {
   private paperRef: Broker | undefined;
   private readonly adapters = new Map<string, ChatAdapter>();
   private alertsRef: AlertRouter | undefined;
+  private jobsRef: ConfigJobs | undefined;
+  readonly contributions = new ContributionRegistry();
 
   private constructor(
     readonly config: DeskbotConfig,
@@ -146,6 +152,12 @@ export class Kernel {
   get market(): MarketData {
     if (!this.marketRef) throw new Error('kernel is not started');
     return this.marketRef;
+  }
+
+  /** the configured schedules, bound to the plugins that run their kinds */
+  get jobs(): ConfigJobs {
+    if (!this.jobsRef) throw new Error('kernel is not started');
+    return this.jobsRef;
   }
 
   /** routes alerts to channels (rules, dedupe, throttle, quiet hours, mutes) */
@@ -319,6 +331,34 @@ export class Kernel {
       audit: (e) => this.audit.append(e),
     });
     for (const spec of alertCommands({ router: this.alertsRef })) this.registry.register('kernel', spec);
+    this.jobsRef = new ConfigJobs({ schedules: config.schedules, scheduler: this.scheduler, store: this.store.namespace('schedules'), clock: this.clock, logger: this.logger.child({ part: 'jobs' }), timezone: config.timezone });
+    for (const spec of scheduleCommands({ jobs: this.jobsRef, permissions: this.permissions, audit: this.audit })) this.registry.register('kernel', spec);
+    // halts in a digest's period: kept in the store (shared in Redis mode), newest last
+    const haltLog = this.store.namespace('halt');
+    this.events.on('halt.changed', async (s) => {
+      const list = z.array(z.object({ halted: z.boolean(), at: z.number(), by: z.string(), reason: z.string() })).safeParse((await haltLog.get('history')) ?? []);
+      const next = [...(list.success ? list.data : []), { halted: s.halted, at: this.clock.now(), by: s.by ?? '?', reason: s.reason ?? '' }].slice(-200);
+      await haltLog.set('history', next);
+    });
+    this.contributions.add('digest', {
+      name: 'halts',
+      title: 'Halts',
+      order: 70,
+      render: async (period) => {
+        const list = z.array(z.object({ halted: z.boolean(), at: z.number(), by: z.string(), reason: z.string() })).safeParse((await haltLog.get('history')) ?? []);
+        const inPeriod = (list.success ? list.data : []).filter((h) => h.at >= period.since && h.at <= period.until);
+        const now = await this.halt.status();
+        const state = now.halted ? `Trading is HALTED (by ${now.by ?? '?'}: ${now.reason ?? ''}).` : 'Trading is open.';
+        if (inPeriod.length === 0) return { blocks: [{ type: 'text', text: `${state} No halts in this period.` }], facts: { numbers: { halts: 0 }, symbols: [] } };
+        return {
+          blocks: [
+            { type: 'text', text: state, tone: now.halted ? 'error' : 'info' },
+            { type: 'table', title: 'Halts and resumes', header: ['at (UTC)', 'what', 'by', 'reason'], rows: inPeriod.map((h) => [new Date(h.at).toISOString().slice(0, 16).replace('T', ' '), h.halted ? 'halt' : 'resume', h.by, h.reason]) },
+          ],
+          facts: { numbers: { halts: inPeriod.filter((h) => h.halted).length }, symbols: [] },
+        };
+      },
+    });
     // the kill switch tells every channel that routes halts, on every platform
     this.events.on('halt.changed', async (s) => {
       await this.alerts.raise({
@@ -346,9 +386,7 @@ export class Kernel {
     const found = await this.findPlugins(opts);
     const ordered = orderByNeeds(found);
     await this.host.setupAll(ordered, config.plugins.settings, (p, cfg, hooks) => this.contextFor(p, cfg, hooks));
-    if (config.schedules.length > 0) {
-      this.logger.warn({ schedules: config.schedules.map((s) => s.name) }, 'config schedules need a plugin that provides their kind; none loaded yet');
-    }
+    await this.jobs.bind();
     this.scheduler.start();
     this.alerts.start();
     this.orders.startPolling(config.trading.pollMs);
@@ -457,6 +495,12 @@ export class Kernel {
         hooks.onClose(this.events.on(event, fn));
       },
       emit: (event, payload) => this.events.emit(event, payload),
+      post: (target, r) => this.post(target, r),
+      job: (kind, run) => this.jobs.provide(name, kind, run),
+      contribute: (slot, item) => {
+        hooks.onClose(this.contributions.add(slot, item));
+      },
+      contributions: (slot) => this.contributions.list(slot),
       alert: async (a) => {
         await this.alerts.raise(a);
       },

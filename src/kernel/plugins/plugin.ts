@@ -9,7 +9,10 @@ import type { HaltStatus } from '../halt.js';
 import type { ScheduleSpec } from '../scheduler.js';
 import type { MarketData } from '../../market/service.js';
 import type { OrderService } from '../orders/types.js';
+import type { Reply } from '../reply.js';
 import type { Alert } from '../alerts/router.js';
+import type { Contributions } from '../contributions.js';
+import type { JobRunner } from '../jobs.js';
 
 /**
  * Services plugins provide to each other, by name. A plugin that provides one declares it:
@@ -51,6 +54,14 @@ export interface PluginContext<Config> {
   use<K extends keyof Services>(name: K): Services[K];
   on<K extends keyof KernelEvents>(event: K, fn: (payload: KernelEvents[K]) => void | Promise<void>): void;
   emit<K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): Promise<void>;
+  /** send a message the desk starts to "platform:channel[:thread]" (a digest, a report); a platform that is down fails alone */
+  post(target: string, reply: Reply): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** run configured schedules (`schedules:` in config) of this kind, e.g. "digest" */
+  job(kind: string, run: JobRunner): void;
+  /** add to a shared slot (a digest section…); removed at teardown */
+  contribute<K extends keyof Contributions>(slot: K, item: Contributions[K]): void;
+  /** what every plugin contributed to a slot so far (read it when needed, not in setup: later plugins add too) */
+  contributions<K extends keyof Contributions>(slot: K): Array<Contributions[K]>;
   /** raise an alert: routed to channels by the alert rules (and `alert.channels`), deduped, throttled, muted */
   alert(alert: Alert): Promise<void>;
   /** one audit line, tagged with the plugin */

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import {
+  arg,
+  block,
+  defineCommand,
+  definePlugin,
+  renderCandleChart,
+  TIMEFRAMES,
+  type Block,
+  type DigestFacts,
+  type DigestPeriod,
+  type JobRun,
+  type PluginContext,
+  type Reply,
+} from '../../src/kernel/index.js';
+import { templateSummary } from './template.js';
+
+const kindSchema = z
+  .object({
+    title: z.string().min(1).default('Desk digest'),
+    /** section names in order ("market", "signals", "regimes", "whales", "positions", "risk", "halts"); null: every section */
+    sections: z.array(z.string().min(1)).nullable().default(null),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    /** the markets a digest is about */
+    symbols: z.array(z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/)).min(1).default(['BTC/USDT', 'ETH/USDT']),
+    chart: z
+      .object({ enabled: z.boolean().default(true), timeframe: z.enum(TIMEFRAMES).default('1h'), bars: z.number().int().min(10).max(500).default(48) })
+      .strict()
+      .default({ enabled: true, timeframe: '1h', bars: 48 }),
+    /** named digests; a schedule named like one uses it, any other `kind: digest` schedule uses defaultKind */
+    kinds: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), kindSchema).default({ daily: { title: 'Desk digest', sections: null } }),
+    defaultKind: z.string().default('daily'),
+    /** the period of a digest that has no previous run (first run, /digest now) */
+    periodHours: z.number().positive().max(24 * 31).default(24),
+  })
+  .strict()
+  .refine((c) => c.kinds[c.defaultKind] !== undefined, { message: 'defaultKind must name one of kinds', path: ['defaultKind'] });
+
+type Config = z.output<typeof configSchema>;
+
+/**
+ * Digests: one Reply composed of the sections plugins contribute (`ctx.contribute('digest', …)`)
+ * plus this plugin's market overview and chart, with a summary paragraph at the top that only
+ * restates the sections' facts. Runs for every configured schedule of kind `digest` (posted to its
+ * targets), and on demand with /digest.
+ */
+export default definePlugin({
+  name: 'digest',
+  version: '1.0.0',
+  description: 'Scheduled and on-demand digests from the sections plugins contribute',
+  config: configSchema,
+  setup(ctx) {
+    const cfg = ctx.config;
+
+    ctx.job('digest', async (run: JobRun) => {
+      const kind = cfg.kinds[run.name] !== undefined ? run.name : cfg.defaultKind;
+      const period = { since: run.previous ?? run.at - cfg.periodHours * 3_600_000, until: run.at, symbols: cfg.symbols };
+      const r = await compose(ctx, kind, period, run.missed);
+      for (const target of run.targets) {
+        const sent = await ctx.post(target, r);
+        if (!sent.ok) ctx.log.error({ target, error: sent.error, schedule: run.name }, 'digest not delivered');
+      }
+      ctx.audit({ kind: 'digest', schedule: run.name, digest: kind, trigger: run.trigger, targets: run.targets, missed: run.missed?.count ?? 0 });
+    });
+
+    ctx.command(
+      defineCommand({
+        name: 'digest',
+        summary: 'The desk digest now: market, signals, regimes, whales, positions, risk, halts',
+        args: { kind: arg.string({ max: 40, pattern: /^[a-z][a-z0-9-]*$/, patternHint: `now or a digest kind (${Object.keys(cfg.kinds).join(', ')})` }).default('now') },
+        permission: 'market:read',
+        examples: ['/digest', '/digest now', `/digest ${cfg.defaultKind}`],
+        handler: async (c) => {
+          const kind = c.args.kind === 'now' ? cfg.defaultKind : c.args.kind;
+          if (cfg.kinds[kind] === undefined) return c.fail(`no digest "${kind}" (digests: ${Object.keys(cfg.kinds).join(', ')})`);
+          const now = ctx.clock.now();
+          return compose(ctx, kind, { since: now - cfg.periodHours * 3_600_000, until: now, symbols: cfg.symbols }, null);
+        },
+      }),
+    );
+  },
+});
+
+async function compose(ctx: PluginContext<Config>, kindName: string, period: DigestPeriod, missed: JobRun['missed']): Promise<Reply> {
+  const kind = ctx.config.kinds[kindName] ?? { title: 'Desk digest', sections: null };
+  const all = [{ name: 'market', title: 'Market', order: 10, render: (p: DigestPeriod) => marketSection(ctx, p) }, ...ctx.contributions('digest')].sort((a, b) => a.order - b.order);
+  const chosen = kind.sections === null ? all : kind.sections.map((n) => all.find((s) => s.name === n)).filter((s): s is (typeof all)[number] => s !== undefined);
+  const parts: Block[] = [];
+  const facts: DigestFacts = { numbers: {}, symbols: [] };
+  for (const section of chosen) {
+    try {
+      const out = await section.render(period);
+      if (out === null) continue;
+      parts.push(...out.blocks);
+      if (out.facts) {
+        Object.assign(facts.numbers, out.facts.numbers);
+        facts.symbols.push(...out.facts.symbols.filter((s) => !facts.symbols.includes(s)));
+      }
+    } catch (err) {
+      // one broken section must not sink the digest: it says so in place
+      parts.push(block.text(`${section.title}: not available (${err instanceof Error ? err.message : String(err)})`, 'warn'));
+      ctx.log.warn({ err, section: section.name }, 'digest section failed');
+    }
+  }
+  const head: Block[] = [block.text(`${kind.title} — ${utc(period.since)} to ${utc(period.until)}`)];
+  if (missed) {
+    head.push(block.text(`Missed ${missed.count} scheduled run${missed.count === 1 ? '' : 's'} while the desk was down (${utc(missed.first)}${missed.count > 1 ? ` to ${utc(missed.last)}` : ''}); not replayed — this digest covers the whole period.`, 'warn'));
+  }
+  head.push(block.text(templateSummary(facts)));
+  return { blocks: [...head, ...parts] };
+}
+
+/** last price, 24 h change and volume per symbol, and a chart of the first: from ctx.market only */
+async function marketSection(ctx: PluginContext<Config>, period: DigestPeriod): Promise<{ blocks: Block[]; facts: DigestFacts }> {
+  const rows: string[][] = [];
+  const numbers: Record<string, number> = {};
+  const symbols: string[] = [];
+  for (const symbol of period.symbols) {
+    try {
+      const t = await ctx.market.ticker({ symbol });
+      rows.push([t.symbol, price(t.last), t.change24hPct === null ? 'n/a' : `${t.change24hPct >= 0 ? '+' : ''}${t.change24hPct.toFixed(2)} %`, t.baseVolume24h === null ? 'n/a' : t.baseVolume24h.toFixed(2), utc(t.time)]);
+      numbers[`${t.symbol} last`] = t.last;
+      if (t.change24hPct !== null) numbers[`${t.symbol} 24h change %`] = Number(t.change24hPct.toFixed(2));
+      symbols.push(t.symbol);
+    } catch (err) {
+      rows.push([symbol, 'no price', '-', '-', err instanceof Error ? err.message : String(err)]);
+    }
+  }
+  const blocks: Block[] = [block.table(['symbol', 'last', '24h', 'volume 24h', 'as of'], rows, { title: 'Market', align: ['left', 'right', 'right', 'right', 'left'] })];
+  const chart = ctx.config.chart;
+  const first = period.symbols[0];
+  if (chart.enabled && first !== undefined) {
+    try {
+      const candles = await ctx.market.candles({ symbol: first, timeframe: chart.timeframe, limit: chart.bars });
+      if (candles.length > 1) blocks.push({ type: 'image', png: renderCandleChart(candles), alt: `${candles.symbol} ${chart.timeframe}, last ${candles.length} candles`, filename: `${candles.symbol.replace('/', '-')}_${chart.timeframe}.png` });
+    } catch (err) {
+      blocks.push(block.text(`Chart of ${first}: not available (${err instanceof Error ? err.message : String(err)})`, 'warn'));
+    }
+  }
+  return { blocks, facts: { numbers, symbols } };
+}
+
+function price(n: number): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: n >= 1000 ? 2 : 6 });
+}
+
+function utc(t: number): string {
+  return `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
