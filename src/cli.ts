@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { ConsoleAdapter } from './adapters/console/console-adapter.js';
+import { startAdapters } from './adapters/start.js';
 import { DATA_DOWNLOAD_USAGE, runDataDownload } from './cli/data-download.js';
 import { verifyAuditLog } from './kernel/audit.js';
 import { describeConfig, loadConfig } from './kernel/config/load.js';
@@ -176,6 +177,9 @@ async function start(): Promise<number> {
     await stopping;
     return 0;
   }
+
+  const platforms = await startAdapters(kernel, cfg, c.secrets.secrets, logger);
+  if (platforms.length > 0) logger.info({ platforms }, 'chat platforms connected');
 
   if (cfg.console.enabled) {
     const person = cfg.people[cfg.console.as];
