@@ -40,6 +40,7 @@ import { ConfigJobs } from './jobs.js';
 import { scheduleCommands } from './schedule-commands.js';
 import { PaperBroker } from '../brokers/paper/index.js';
 import { createLiveBroker } from '../brokers/live/index.js';
+import { DeskMetrics, Readiness, startOpsServer, type OpsServer } from '../ops/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** how often the kernel flushes the audit log to disk and touches the heartbeat file */
@@ -92,6 +93,11 @@ export class Kernel {
   private alertsRef: AlertRouter | undefined;
   private jobsRef: ConfigJobs | undefined;
   readonly contributions = new ContributionRegistry();
+  /** Prometheus metrics (src/ops); the LLM client reports its calls with metrics.recordLlmCall */
+  readonly metrics: DeskMetrics;
+  private opsRef: OpsServer | undefined;
+  /** platform → why its adapter failed to start (it stays unready until one attaches) */
+  private readonly attachFailures = new Map<string, string>();
 
   private constructor(
     readonly config: DeskbotConfig,
@@ -110,6 +116,7 @@ export class Kernel {
     const coordinator = store.kind === 'redis' ? storeRunCoordinator(store.namespace('cron'), config.instance) : undefined;
     this.scheduler = new Scheduler(logger.child({ part: 'scheduler' }), config.timezone, coordinator);
     this.host = new PluginHost(logger.child({ part: 'plugins' }));
+    this.metrics = new DeskMetrics({ instance: config.instance, version: packageVersion(), now: () => clock.now() });
   }
 
   static async start(opts: KernelOptions): Promise<Kernel> {
@@ -177,6 +184,11 @@ export class Kernel {
     return this.dispatcherRef;
   }
 
+  /** the ops HTTP server (/metrics, /healthz, /readyz; `port` is the bound one) when ops.enabled and it could listen */
+  get ops(): OpsServer | undefined {
+    return this.opsRef;
+  }
+
   /** The entry point for adapters: a reply to render, or null when there is nothing to say. */
   handle(msg: IncomingMessage): Promise<Reply | null> {
     return this.dispatcher.handle(msg);
@@ -193,7 +205,13 @@ export class Kernel {
       audit: (event) => this.audit.append({ ...event, platform: adapter.platform }),
       logger: log,
     };
-    await adapter.start(host);
+    try {
+      await adapter.start(host);
+    } catch (err) {
+      this.attachFailures.set(adapter.platform, err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+    this.attachFailures.delete(adapter.platform);
     this.adapters.set(adapter.platform, adapter);
     log.info('adapter connected');
   }
@@ -264,6 +282,8 @@ export class Kernel {
   private async shutdown(drainMs: number): Promise<void> {
     const log = this.logger;
     clearInterval(this.housekeeping);
+    // probes first: a stopping desk is not ready (a refused connection fails a probe too)
+    await this.opsRef?.close().catch((err: unknown) => log.error({ err }, 'ops server close failed'));
     // throttled-alert summaries go out while the adapters are still connected
     await this.alertsRef?.stop().catch((err: unknown) => log.error({ err }, 'alert router stop failed'));
     // adapters next: no new messages, while the dispatcher finishes the ones in flight
@@ -307,6 +327,7 @@ export class Kernel {
       clock: this.clock,
       confirmTimeoutMs: config.confirm.timeoutSeconds * 1000,
       approvalTimeoutMs: config.confirm.approvalTimeoutSeconds * 1000,
+      observe: (r) => this.metrics.commandDone(r),
     });
     for (const spec of builtinCommands({
       registry: this.registry,
@@ -329,6 +350,7 @@ export class Kernel {
       logger: this.logger.child({ part: 'alerts' }),
       post: (channel, r) => this.post(channel, r),
       audit: (e) => this.audit.append(e),
+      observe: (e) => this.metrics.alertRouted(e),
     });
     for (const spec of alertCommands({ router: this.alertsRef })) this.registry.register('kernel', spec);
     this.jobsRef = new ConfigJobs({ schedules: config.schedules, scheduler: this.scheduler, store: this.store.namespace('schedules'), clock: this.clock, logger: this.logger.child({ part: 'jobs' }), timezone: config.timezone });
@@ -379,9 +401,17 @@ export class Kernel {
         logger: this.logger,
         cache: this.store.namespace('market'),
         cwd: opts.cwd ?? process.cwd(),
+        observe: this.metrics.exchange,
       }));
 
     await this.openOrders(opts);
+    // attached platforms, plus ones whose adapter failed to start: readiness wants every one connected
+    const adapters = (): Array<{ platform: string; connected: boolean; detail: string }> => [
+      ...this.adapterHealth(),
+      ...[...this.attachFailures].filter(([p]) => !this.adapters.has(p)).map(([platform, error]) => ({ platform, connected: false, detail: `not attached: ${error}` })),
+    ];
+    this.metrics.watch({ events: this.events, orders: this.orders }, { halted: () => this.orders.halted(), adapters });
+    if (this.market.mode === 'live') this.metrics.exchangesKnown(this.market.exchanges());
 
     const found = await this.findPlugins(opts);
     const ordered = orderByNeeds(found);
@@ -394,6 +424,12 @@ export class Kernel {
     this.audit.append({ kind: 'kernel', event: 'started', instance: config.instance, version: packageVersion(), plugins: names, store: this.store.kind });
     this.beat();
     this.housekeeping = setInterval(() => this.beat(), HOUSEKEEPING_MS).unref();
+    this.opsRef = await startOpsServer({
+      config: config.ops,
+      logger: this.logger.child({ part: 'ops' }),
+      metrics: this.metrics,
+      readiness: new Readiness({ store: this.store.namespace('ops'), instance: config.instance, market: () => this.market, adapters }),
+    });
     await this.events.emit('kernel.ready', { plugins: names });
     this.logger.info({ plugins: names, store: this.store.describe(), dataDir: this.dataDir }, 'deskbot ready');
   }

@@ -4,6 +4,7 @@ import type Keyv from 'keyv';
 import type { Logger } from 'pino';
 import type { Clock } from '../kernel/clock.js';
 import type { MarketConfig } from '../kernel/config/schema.js';
+import type { LiveSourceObserver } from './live/live-source.js';
 import { MarketData } from './service.js';
 
 export interface OpenMarketDeps {
@@ -13,6 +14,8 @@ export interface OpenMarketDeps {
   cache: Keyv;
   /** relative market.dir resolves against this */
   cwd: string;
+  /** metrics (src/ops): exchange errors and circuit changes of the live source */
+  observe?: LiveSourceObserver;
 }
 
 /** Which source the config asks for: replay when a recorded-data dir is given (auto), else live. */
@@ -47,6 +50,7 @@ export async function openMarket(config: MarketConfig, deps: OpenMarketDeps): Pr
     breaker: config.breaker,
     clock: deps.clock,
     logger: log,
+    observe: deps.observe,
   });
   return new MarketData({ source, config, cache: deps.cache, clock: deps.clock, logger: log });
 }

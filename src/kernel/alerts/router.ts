@@ -82,7 +82,12 @@ export interface RouterDeps {
   logger: Logger;
   post(channel: string, reply: Reply): Promise<{ ok: true } | { ok: false; error: string }>;
   audit(event: { kind: string; [k: string]: unknown }): void;
+  /** metrics (src/ops): what happened to an alert, once per channel decision */
+  observe?(e: { kind: string; outcome: AlertOutcome }): void;
 }
+
+/** sent / failed (the post failed) per channel; duplicate: dropped in the dedupe window; unrouted: no channel matched */
+export type AlertOutcome = 'sent' | 'failed' | 'duplicate' | 'muted' | 'quiet' | 'throttled' | 'unrouted';
 
 const RECENT_MAX = 100;
 
@@ -127,6 +132,7 @@ export class AlertRouter {
     const last = this.seen.get(key);
     if (last !== undefined && now - last < this.d.config.dedupeSeconds * 1000) {
       routed.held.push({ channel: '*', why: 'duplicate within the dedupe window' });
+      this.d.observe?.({ kind: alert.kind, outcome: 'duplicate' });
       return routed;
     }
     this.seen.set(key, now);
@@ -135,15 +141,18 @@ export class AlertRouter {
     const mutes = await this.mutes();
     const critical = alert.severity === 'critical';
     const targets = [...this.d.config.rules.filter((r) => matches(r, alert)).map((r) => r.channel), ...(alert.channels ?? [])];
+    if (targets.length === 0) this.d.observe?.({ kind: alert.kind, outcome: 'unrouted' });
     for (const channel of targets) {
       if (routed.delivered.includes(channel)) continue;
       const mute = mutes.find((m) => m.channel === channel && m.until > now && (m.what === alert.kind || m.what === alert.symbol));
       if (mute && !critical) {
         routed.held.push({ channel, why: `muted (${mute.what}) until ${new Date(mute.until).toISOString().slice(11, 16)} UTC by ${mute.by}` });
+        this.d.observe?.({ kind: alert.kind, outcome: 'muted' });
         continue;
       }
       if (!critical && this.quiet(now)) {
         routed.held.push({ channel, why: 'quiet hours' });
+        this.d.observe?.({ kind: alert.kind, outcome: 'quiet' });
         continue;
       }
       if (!critical && !this.takeSlot(channel, now)) {
@@ -151,11 +160,13 @@ export class AlertRouter {
         byKind.set(alert.kind, (byKind.get(alert.kind) ?? 0) + 1);
         this.overflow.set(channel, byKind);
         routed.held.push({ channel, why: 'throttled (counted in the next summary)' });
+        this.d.observe?.({ kind: alert.kind, outcome: 'throttled' });
         continue;
       }
       const r = await this.d.post(channel, render(alert));
       if (r.ok) routed.delivered.push(channel);
       else routed.held.push({ channel, why: `not delivered: ${r.error}` });
+      this.d.observe?.({ kind: alert.kind, outcome: r.ok ? 'sent' : 'failed' });
     }
     this.d.audit({ kind: 'alert', alert: alert.kind, severity: alert.severity, symbol: alert.symbol ?? null, title: alert.title, delivered: routed.delivered, held: routed.held.length });
     this.recent.push(routed);

@@ -38,7 +38,12 @@ export interface DispatcherDeps {
   clock: Clock;
   confirmTimeoutMs: number;
   approvalTimeoutMs: number;
+  /** metrics (src/ops): called once per command outcome; `ms` only when the handler ran */
+  observe?: (r: { command: string; outcome: CommandOutcome; ms?: number }) => void;
 }
+
+/** ok / refused / error / usage: the handler's `result` audit line; denied: the permission decision; unknown: no such command */
+export type CommandOutcome = 'ok' | 'refused' | 'error' | 'usage' | 'denied' | 'unknown';
 
 const YES = new Set(['yes', 'y', 'confirm', 'ok']);
 const NO = new Set(['no', 'n', 'cancel']);
@@ -60,7 +65,7 @@ export class Dispatcher {
     if (!this.accepting) return Promise.resolve(reply.error('deskbot is shutting down; try again in a moment.'));
     const p = this.run(msg).catch((err: unknown) => {
       // the kernel itself failed (store down, audit unwritable): refuse, never half-handle
-      this.d.logger.error({ err, platform: msg.platform, msg: msg.id }, 'dispatch failed');
+      this.d.logger.error({ err, platform: msg.platform, req: msg.id }, 'dispatch failed');
       return reply.error('deskbot could not handle that right now (internal error); nothing was done. The operator has the details.');
     });
     this.inflight.add(p);
@@ -90,7 +95,7 @@ export class Dispatcher {
   private async run(msg: IncomingMessage): Promise<Reply | null> {
     const { d } = this;
     if (!(await d.dedupe.firstSeen(`${msg.platform}:${msg.id}`))) {
-      d.logger.debug({ platform: msg.platform, msg: msg.id }, 'duplicate message dropped');
+      d.logger.debug({ platform: msg.platform, req: msg.id }, 'duplicate message dropped');
       return null;
     }
     const principal = d.permissions.identify(msg.platform, msg.userId, msg.userName);
@@ -110,6 +115,7 @@ export class Dispatcher {
     const base = { msg: msg.id, platform: msg.platform, channel: msg.channelId, user: msg.userId, actor: principal.person };
     if (cmd === undefined) {
       d.audit.append({ kind: 'command', ...base, command: name, outcome: 'unknown' });
+      d.observe?.({ command: name, outcome: 'unknown' });
       const near = d.registry.suggest(name);
       const hint = near.length > 0 ? ` Did you mean ${near.map((n) => `/${n}`).join(' or ')}?` : '';
       return reply.error(`Unknown command /${name}.${hint || ' Try /help for the list of commands.'}`);
@@ -125,12 +131,16 @@ export class Dispatcher {
       allowed: decision?.allowed ?? true,
       reason: decision?.reason ?? 'public command',
     });
-    if (decision !== null && !decision.allowed) return refusal(principal, cmd, decision.reason);
+    if (decision !== null && !decision.allowed) {
+      d.observe?.({ command: cmd.spec.name, outcome: 'denied' });
+      return refusal(principal, cmd, decision.reason);
+    }
 
     const tokens = tokenize(argsText);
     const parsed = tokens.ok ? parseArgs(cmd.spec.args ?? {}, tokens.tokens) : tokens;
     if (!parsed.ok) {
       d.audit.append({ kind: 'result', msg: msg.id, command: cmd.spec.name, outcome: 'usage', error: parsed.error });
+      d.observe?.({ command: cmd.spec.name, outcome: 'usage' });
       return usageError(cmd, parsed.error);
     }
 
@@ -290,21 +300,27 @@ export class Dispatcher {
     const started = this.d.clock.now();
     try {
       const out = await cmd.spec.handler(this.context(cmd, args, principal, channel, messageId, approvedBy));
-      this.d.audit.append({ kind: 'result', msg: messageId, command: cmd.spec.name, outcome: 'ok', ms: this.d.clock.now() - started });
+      const ms = this.d.clock.now() - started;
+      this.d.audit.append({ kind: 'result', msg: messageId, command: cmd.spec.name, outcome: 'ok', ms });
+      this.d.observe?.({ command: cmd.spec.name, outcome: 'ok', ms });
       return out;
     } catch (e) {
-      return this.failure(cmd, messageId, e);
+      return this.failure(cmd, messageId, e, started);
     }
   }
 
-  private failure(cmd: RegisteredCommand, messageId: string, e: unknown): Reply {
+  /** `started`: when the handler began (absent when a preview failed) */
+  private failure(cmd: RegisteredCommand, messageId: string, e: unknown, started?: number): Reply {
+    const ms = started === undefined ? undefined : this.d.clock.now() - started;
     if (isUserError(e)) {
       this.d.audit.append({ kind: 'result', msg: messageId, command: cmd.spec.name, outcome: 'refused', error: e.message });
+      this.d.observe?.({ command: cmd.spec.name, outcome: 'refused', ...(ms !== undefined ? { ms } : {}) });
       return reply.error(e.message);
     }
     const ref = messageId.slice(-8);
-    this.d.logger.error({ err: e, command: cmd.spec.name, plugin: cmd.plugin, ref }, 'command failed');
+    this.d.logger.error({ err: e, command: cmd.spec.name, plugin: cmd.plugin, ref, req: messageId }, 'command failed');
     this.d.audit.append({ kind: 'result', msg: messageId, command: cmd.spec.name, outcome: 'error', ref });
+    this.d.observe?.({ command: cmd.spec.name, outcome: 'error', ...(ms !== undefined ? { ms } : {}) });
     return reply.error(`/${cmd.spec.name} failed with an internal error (ref ${ref}); it is logged for the operator.`);
   }
 
@@ -316,12 +332,18 @@ export class Dispatcher {
     messageId: string,
     approvedBy?: Principal,
   ): CommandContext<never> {
+    const parent = this.d.logger;
+    let log: Logger | undefined;
     const ctx: CommandContext<unknown> = {
       args,
       principal,
       channel,
       messageId,
-      log: this.d.logger,
+      // the request id on every line the handler logs; made on first use (most handlers never log)
+      get log(): Logger {
+        log ??= parent.child({ req: messageId, plugin: cmd.plugin, command: cmd.spec.name });
+        return log;
+      },
       signal: this.abort.signal,
       fail(message: string): never {
         throw new UserError(message);

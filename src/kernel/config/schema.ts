@@ -281,6 +281,20 @@ export const configSchema = z
     adapters: adaptersConfigSchema.default(adaptersConfigSchema.parse({})),
     /** alert routing: rules per channel, dedupe, throttle, quiet hours */
     alerts: alertsConfigSchema.default(alertsConfigSchema.parse({})),
+    /**
+     * the ops HTTP server: /metrics (Prometheus), /healthz, /readyz (src/ops). Off unless a config
+     * turns it on (config/default.yaml does): embedded and test kernels must not all grab one port.
+     */
+    ops: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** 127.0.0.1: this host only; 0.0.0.0 in a container that Prometheus scrapes from outside */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** 0: any free port (tests); the bound one is kernel.ops.port */
+        port: z.number().int().min(0).max(65535).default(9464),
+      })
+      .strict()
+      .default({ enabled: false, host: '127.0.0.1', port: 9464 }),
   })
   .strict();
 

@@ -4,7 +4,7 @@ import { BadDataError, ExchangeTimeoutError, ExchangeUnavailableError, MarketErr
 import { timeframeMs, TIMEFRAMES } from '../timeframes.js';
 import { emptyCandles, fromRows, type CandleRequest, type Candles, type MarketInfo, type MarketSource, type OrderBook, type Ticker, type Trade } from '../types.js';
 import { ccxtErrorChain, loadExchangeClass, loadProExchangeClass, type CcxtExchange, type CcxtProExchange } from './ccxt-loader.js';
-import { CircuitBreaker } from './circuit-breaker.js';
+import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
 import { parseOhlcvPage, toMarkets, toOrderBook, toTicker, toTrades, type OhlcvRow } from './parse.js';
 
 /**
@@ -51,6 +51,17 @@ export interface LiveSourceOptions {
   sleep?: (ms: number) => Promise<void>;
   /** jitter, injectable */
   random?: () => number;
+  /** metrics (src/ops): failed operations and circuit changes */
+  observe?: LiveSourceObserver;
+}
+
+/** what made an operation fail at the exchange (after its retries); circuit-open: refused without a request */
+export type ExchangeErrorKind = 'timeout' | 'rate-limited' | 'unavailable' | 'bad-data' | 'circuit-open';
+
+export interface LiveSourceObserver {
+  error?(exchange: string, kind: ExchangeErrorKind): void;
+  /** retryAt: when an open circuit lets the next trial through (ms), else null */
+  circuit?(exchange: string, state: BreakerState, retryAt: number | null): void;
 }
 
 export const RETRY_BASE_MS = 250;
@@ -180,6 +191,7 @@ export function createLiveSource(opts: LiveSourceOptions): MarketSource {
         const fields = { exchange: id, state: to, failures: info.failures, ...(info.retryAt !== null ? { retryAt: new Date(info.retryAt).toISOString() } : {}) };
         if (to === 'open') log.warn(fields, 'exchange circuit opened');
         else log.info(fields, `exchange circuit ${to}`);
+        opts.observe?.circuit?.(id, to, info.retryAt);
       });
       breakers.set(id, b);
     }
@@ -252,7 +264,13 @@ export function createLiveSource(opts: LiveSourceOptions): MarketSource {
    */
   async function call<T>(c: Client, op: string, fn: () => Promise<T>, symbol?: string): Promise<T> {
     const breaker = breakerFor(c.id);
-    breaker.acquire();
+    const failed = (kind: ExchangeErrorKind): void => opts.observe?.error?.(c.id, kind);
+    try {
+      breaker.acquire();
+    } catch (e) {
+      failed('circuit-open');
+      throw e;
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         const out = await fn();
@@ -262,16 +280,19 @@ export function createLiveSource(opts: LiveSourceOptions): MarketSource {
         const outcome = classify(e);
         if (outcome === 'final') {
           breaker.neutral();
+          if (e instanceof MalformedResponse) failed('bad-data');
           throw await finalError(c, op, e, symbol);
         }
         const meta = e instanceof Error ? responseMeta.get(e) : undefined;
         const retryAfter = meta?.retryAfterMs ?? null;
         if (retryAfter !== null && retryAfter > MAX_RETRY_AFTER_MS) {
           breaker.failure();
+          failed('rate-limited');
           throw new ExchangeUnavailableError(`${c.id} is unavailable (${op}): ${shortReason(e)}, asking to wait ${seconds(retryAfter)} — not waiting that long`);
         }
         if (attempt >= opts.retries) {
           breaker.failure();
+          failed(outcome === 'timeout' ? 'timeout' : meta?.status === 429 || meta?.status === 418 ? 'rate-limited' : 'unavailable');
           if (outcome === 'timeout') throw new ExchangeTimeoutError(`${c.id} did not answer within ${seconds(opts.timeoutMs)} (${op})`);
           throw new ExchangeUnavailableError(`${c.id} is unavailable (${op}): ${shortReason(e)}; gave up after ${attempt + 1} attempt${attempt === 0 ? '' : 's'}`);
         }
