@@ -3,10 +3,11 @@ import { auditAppend } from './audit-append.js';
 import { dispatch } from './dispatch.js';
 import { marketLive } from './market-live.js';
 import { orders } from './orders.js';
+import { haltPropagation } from './halt-propagation.js';
 import { replayLoad } from './replay-load.js';
 import { scan } from './scan.js';
 import { signal } from './signal.js';
 import { whales } from './whales.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run; `npm run bench -- <name>` picks one. */
-export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders];
+export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders, haltPropagation];

@@ -12,8 +12,10 @@ import {
   type JobRun,
   type PluginContext,
   type Reply,
+  type Summary,
+  reply,
+  UserError,
 } from '../../src/kernel/index.js';
-import { templateSummary } from './template.js';
 
 const kindSchema = z
   .object({
@@ -69,6 +71,20 @@ export default definePlugin({
 
     ctx.command(
       defineCommand({
+        name: 'summary',
+        summary: 'A short written summary of a symbol (price, move, signal, regime) or of the portfolio',
+        args: { what: arg.string({ max: 30, pattern: /^[A-Za-z0-9/-]+$/, patternHint: 'a symbol like BTC/USDT, or portfolio' }).describe('a symbol, or "portfolio"') },
+        permission: 'market:read',
+        examples: ['/summary BTC/USDT', '/summary portfolio'],
+        handler: async (c) => {
+          const out = c.args.what.toLowerCase() === 'portfolio' ? await portfolioSummary(ctx, c.principal.person) : await symbolSummary(ctx, c.args.what, c.principal.person);
+          return reply.of(block.text(out.text), block.text(out.source === 'llm' ? `written by the LLM from the desk's numbers (${out.promptId} v${out.promptVersion})` : `template${out.reason ? ` (${out.reason})` : ''}`));
+        },
+      }),
+    );
+
+    ctx.command(
+      defineCommand({
         name: 'digest',
         summary: 'The desk digest now: market, signals, regimes, whales, positions, risk, halts',
         args: { kind: arg.string({ max: 40, pattern: /^[a-z][a-z0-9-]*$/, patternHint: `now or a digest kind (${Object.keys(cfg.kinds).join(', ')})` }).default('now') },
@@ -110,8 +126,64 @@ async function compose(ctx: PluginContext<Config>, kindName: string, period: Dig
   if (missed) {
     head.push(block.text(`Missed ${missed.count} scheduled run${missed.count === 1 ? '' : 's'} while the desk was down (${utc(missed.first)}${missed.count > 1 ? ` to ${utc(missed.last)}` : ''}); not replayed — this digest covers the whole period.`, 'warn'));
   }
-  head.push(block.text(templateSummary(facts)));
+  head.push(block.text(await summary(ctx, facts, period)));
   return { blocks: [...head, ...parts] };
+}
+
+/**
+ * The opening paragraph: the governed LLM writes it from the sections' facts (moves of the
+ * digest's symbols, the desk's PnL) and may only restate those numbers; without a key, or when
+ * its text fails the checks, the prompt's template says the same from the same facts.
+ */
+async function summary(ctx: PluginContext<Config>, facts: DigestFacts, period: DigestPeriod): Promise<string> {
+  const numbers: Record<string, number> = {};
+  const symbols = facts.symbols.filter((s) => facts.numbers[`${s}.changePct`] !== undefined);
+  for (const s of symbols) numbers[`${s}.changePct`] = facts.numbers[`${s}.changePct`] as number;
+  const realised = facts.numbers['realised PnL'];
+  const unrealised = facts.numbers['unrealised PnL'];
+  if (realised !== undefined || unrealised !== undefined) numbers.deskPnl = Number(((realised ?? 0) + (unrealised ?? 0)).toFixed(2));
+  if (symbols.length === 0) return 'No market moves to summarise for this period.';
+  const out = await ctx.llm.summarise({ prompt: 'digest-summary', facts: { symbols, numbers, text: { period: `${utc(period.since)} to ${utc(period.until)}` } }, person: null });
+  return out.text;
+}
+
+/** the facts of the market, signals and regimes sections for one symbol, in the market-summary prompt's shape */
+async function symbolSummary(ctx: PluginContext<Config>, typed: string, person: string | null): Promise<Summary> {
+  const { symbol } = await ctx.market.resolve({ symbol: typed.toUpperCase().replace('-', '/') });
+  const now = ctx.clock.now();
+  const period = { since: now - 86_400_000, until: now, symbols: [symbol] };
+  const t = await ctx.market.ticker({ symbol });
+  if (t.change24hPct === null) throw new UserError(`${symbol}: no 24 h change on record, nothing to summarise`);
+  const text: Record<string, string> = { window: '24 h', signal: 'not available', regime: 'not available' };
+  for (const section of ctx.contributions('digest').filter((x) => x.name === 'signals' || x.name === 'regimes')) {
+    try {
+      const out = await section.render(period);
+      const v = out?.facts?.text?.[`${symbol}.${section.name === 'signals' ? 'signal' : 'regime'}`];
+      if (v !== undefined) text[section.name === 'signals' ? 'signal' : 'regime'] = v;
+    } catch (err) {
+      ctx.log.warn({ err, section: section.name }, 'summary section failed');
+    }
+  }
+  return ctx.llm.summarise({ prompt: 'market-summary', facts: { symbols: [symbol], numbers: { price: t.last, changePct: Number(t.change24hPct.toFixed(2)) }, text }, person });
+}
+
+/** positions marked at the ticker, total PnL and risk use, in the portfolio-summary prompt's shape */
+async function portfolioSummary(ctx: PluginContext<Config>, person: string | null): Promise<Summary> {
+  const positions = (await ctx.orders.positions()).filter((p) => p.amount !== 0);
+  const numbers: Record<string, number> = {};
+  let total = 0;
+  for (const p of positions) {
+    const t = await ctx.market.ticker({ exchange: p.exchange, symbol: p.symbol });
+    const pnl = (t.last - p.avgPrice) * p.amount + p.realisedPnl;
+    numbers[`${p.symbol}.qty`] = p.amount;
+    numbers[`${p.symbol}.pnl`] = Number(pnl.toFixed(2));
+    total += pnl;
+  }
+  numbers.totalPnl = Number(total.toFixed(2));
+  const risk = ctx.contributions('digest').find((x) => x.name === 'risk');
+  const riskFacts = risk ? (await risk.render({ since: ctx.clock.now(), until: ctx.clock.now(), symbols: [] }))?.facts : undefined;
+  numbers.riskUsePct = riskFacts?.numbers.riskUsePct ?? 0;
+  return ctx.llm.summarise({ prompt: 'portfolio-summary', facts: { symbols: positions.map((p) => p.symbol), numbers }, person });
 }
 
 /** last price, 24 h change and volume per symbol, and a chart of the first: from ctx.market only */
@@ -123,8 +195,8 @@ async function marketSection(ctx: PluginContext<Config>, period: DigestPeriod): 
     try {
       const t = await ctx.market.ticker({ symbol });
       rows.push([t.symbol, price(t.last), t.change24hPct === null ? 'n/a' : `${t.change24hPct >= 0 ? '+' : ''}${t.change24hPct.toFixed(2)} %`, t.baseVolume24h === null ? 'n/a' : t.baseVolume24h.toFixed(2), utc(t.time)]);
-      numbers[`${t.symbol} last`] = t.last;
-      if (t.change24hPct !== null) numbers[`${t.symbol} 24h change %`] = Number(t.change24hPct.toFixed(2));
+      numbers[`${t.symbol}.price`] = t.last;
+      if (t.change24hPct !== null) numbers[`${t.symbol}.changePct`] = Number(t.change24hPct.toFixed(2));
       symbols.push(t.symbol);
     } catch (err) {
       rows.push([symbol, 'no price', '-', '-', err instanceof Error ? err.message : String(err)]);

@@ -627,18 +627,20 @@ export default definePlugin({
         if (period.symbols.length === 0) return null;
         const rows: string[][] = [];
         const numbers: Record<string, number> = {};
+        const text: Record<string, string> = {};
         const symbols: string[] = [];
         for (const symbol of period.symbols) {
           try {
             const { reading, state } = await regimes.check({ symbol, timeframe: cfg.defaultTimeframe, exchange: undefined });
             rows.push([symbol, state.label, `${Math.round(reading.confidence * 100)} %`, `since ${new Date(state.since).toISOString().slice(0, 16).replace('T', ' ')} UTC`]);
-            numbers[`${symbol} regime confidence %`] = Math.round(reading.confidence * 100);
+            numbers[`${symbol}.regimeConfidencePct`] = Math.round(reading.confidence * 100);
+            text[`${symbol}.regime`] = `${state.label} (${Math.round(reading.confidence * 100)} %)`;
             symbols.push(symbol);
           } catch (err) {
             rows.push([symbol, 'no reading', '-', err instanceof Error ? err.message : String(err)]);
           }
         }
-        return { blocks: [block.table(['symbol', 'regime', 'confidence', 'held'], rows, { title: `Regimes (${cfg.defaultTimeframe})` })], facts: { numbers, symbols } };
+        return { blocks: [block.table(['symbol', 'regime', 'confidence', 'held'], rows, { title: `Regimes (${cfg.defaultTimeframe})` })], facts: { numbers, symbols, text } };
       },
     });
 

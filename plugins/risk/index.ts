@@ -94,7 +94,10 @@ export default definePlugin({
         const numbers: Record<string, number> = {};
         if (!(snapshot.equity instanceof Error)) numbers.equity = snapshot.equity.equity;
         if (!(snapshot.pnl instanceof Error)) numbers['pnl today'] = snapshot.pnl.realised + snapshot.pnl.unrealised;
-        if (!(snapshot.gross instanceof Error)) numbers['gross exposure'] = snapshot.gross;
+        if (!(snapshot.gross instanceof Error)) {
+          numbers['gross exposure'] = snapshot.gross;
+          numbers.riskUsePct = Number(((snapshot.gross / snapshot.limits.maxGrossExposure) * 100).toFixed(1));
+        }
         return { blocks: riskReply(snapshot, run, await ctx.orders.halted()).blocks, facts: { numbers, symbols: [] } };
       },
     });

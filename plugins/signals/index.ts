@@ -7,6 +7,7 @@ import {
   contiguousWindow,
   defineCommand,
   definePlugin,
+  reply,
   sliceCandles,
   TIMEFRAMES,
   type CheckedCandles,
@@ -14,9 +15,9 @@ import {
   ta,
 } from '../../src/kernel/index.js';
 import { indicatorsReply, signalReply, strategiesReply, scanReply, type SeriesMeta } from './format.js';
-import type { Series } from './rules.js';
+import { Indicators, type Series } from './rules.js';
 import { MEASURES, SCAN_GRAMMAR, SCAN_WARMUP, runScan, scanQuerySchema, type ScanQuery } from './scan.js';
-import { compileStrategies, evaluate, STRATEGY_NAME, strategyConfigSchema, DEFAULT_STRATEGIES } from './strategies.js';
+import { compileStrategies, evaluate, evaluateAt, STRATEGY_NAME, strategyConfigSchema, DEFAULT_STRATEGIES, type Strategy } from './strategies.js';
 
 const exchangeId = z.string().regex(/^[a-z][a-z0-9]*$/);
 
@@ -100,6 +101,82 @@ function meta(w: CheckedCandles): SeriesMeta {
   };
 }
 
+/** A strategy's signal at every candle of a series (direction 1 long, −1 short, 0 flat; score NaN before its warm-up). */
+export interface StrategySeriesSignals {
+  direction: Int8Array;
+  score: Float64Array;
+}
+
+/** A strategy as another plugin runs it: the very evaluateAt /signal runs, at every candle of a series. */
+export interface SeriesStrategy {
+  name: string;
+  description: string;
+  /** fewest contiguous candles the strategy answers with */
+  warmup: number;
+  /** candles after which its answer no longer depends on where the series starts */
+  settle: number;
+  /**
+   * The signal at each candle i in [from, to) (default: all), reading candles ≤ i only — the same
+   * answer /signal gives on a window ending at i. Indicators are computed once per call (per
+   * 2,048 candles), not per candle. Candles before the warm-up get score NaN and direction 0.
+   */
+  evaluateSeries(series: Series, range?: { from?: number; to?: number }): StrategySeriesSignals;
+}
+
+/** The "signals.strategies" service: the configured strategies by name. */
+export interface SignalStrategies {
+  names(): string[];
+  get(name: string): SeriesStrategy | undefined;
+}
+
+declare module '../../src/kernel/index.js' {
+  interface Services {
+    'signals.strategies': SignalStrategies;
+  }
+}
+
+/** Indicators memoise per-candle windows; a fresh set every this many candles bounds the memory of a long series. */
+const SERIES_CHUNK = 2048;
+
+export function seriesStrategy(strategy: Strategy): SeriesStrategy {
+  return {
+    name: strategy.name,
+    description: strategy.description,
+    warmup: strategy.warmup,
+    settle: strategy.settle,
+    evaluateSeries(series, range = {}) {
+      const from = Math.max(0, range.from ?? 0);
+      const to = Math.min(series.length, range.to ?? series.length);
+      const n = Math.max(0, to - from);
+      const direction = new Int8Array(n);
+      const score = new Float64Array(n).fill(Number.NaN);
+      let x = new Indicators(series);
+      let used = 0;
+      for (let i = Math.max(from, strategy.warmup - 1); i < to; i++) {
+        if (++used > SERIES_CHUNK) {
+          x = new Indicators(series);
+          used = 1;
+        }
+        const r = evaluateAt(strategy, x, i);
+        direction[i - from] = r.direction === 'long' ? 1 : r.direction === 'short' ? -1 : 0;
+        score[i - from] = r.score;
+      }
+      return { direction, score };
+    },
+  };
+}
+
+/** The service over compiled strategies (the plugin's, or the CLI's from the same settings). */
+export function strategiesService(strategies: ReadonlyMap<string, Strategy>): SignalStrategies {
+  const wrapped = new Map([...strategies].map(([name, s]) => [name, seriesStrategy(s)]));
+  return { names: () => [...wrapped.keys()], get: (name) => wrapped.get(name) };
+}
+
+/** The strategies a desk's plugins.settings.signals configures, as the service (for `deskbot backtest`). */
+export function strategiesFromSettings(settings: unknown): SignalStrategies {
+  return strategiesService(compileStrategies(configSchema.parse(settings ?? {}).strategies));
+}
+
 /** `/signal`, `/indicators`, `/scan`, `/strategies`: explainable signals from the indicator library. */
 export default definePlugin({
   name: 'signals',
@@ -112,6 +189,8 @@ export default definePlugin({
     const strategies = compileStrategies(cfg.strategies);
     const names = [...strategies.keys()];
     const exchanges = market.exchanges();
+    // the same strategies, run at every candle of a series by other plugins (backtests)
+    ctx.provide('signals.strategies', strategiesService(strategies));
 
     const strategyArg = new ArgSpec<string>({
       hint: names.join('|'),
@@ -178,14 +257,15 @@ export default definePlugin({
         if (strategy === undefined || period.symbols.length === 0) return null;
         const rows: string[][] = [];
         const numbers: Record<string, number> = {};
+        const text: Record<string, string> = {};
         const symbols: string[] = [];
         for (const symbol of period.symbols) {
           try {
             const w = await closedWindow(market, { symbol, timeframe: cfg.defaultTimeframe }, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
             const sig = evaluate(strategy, w as Series);
             rows.push([symbol, sig.direction, sig.score.toFixed(2), `${Math.round(sig.confidence * 100)} %`, sig.reasons.slice(0, 2).map((r) => r.reason).join('; ') || '-']);
-            numbers[`${symbol} signal score`] = Number(sig.score.toFixed(2));
-            numbers[`${symbol} signal confidence %`] = Math.round(sig.confidence * 100);
+            numbers[`${symbol}.signalScore`] = Number(sig.score.toFixed(2));
+            text[`${symbol}.signal`] = `${sig.direction} (score ${sig.score.toFixed(2)}, confidence ${Math.round(sig.confidence * 100)} %)`;
             symbols.push(symbol);
           } catch (err) {
             rows.push([symbol, 'no signal', '-', '-', err instanceof Error ? err.message : String(err)]);
@@ -193,10 +273,34 @@ export default definePlugin({
         }
         return {
           blocks: [block.table(['symbol', 'direction', 'score', 'confidence', 'top reasons'], rows, { title: `Signals (${cfg.defaultStrategy}, ${cfg.defaultTimeframe})` })],
-          facts: { numbers, symbols },
+          facts: { numbers, symbols, text },
         };
       },
     });
+
+    ctx.command(
+      defineCommand({
+        name: 'explain',
+        summary: 'Why the signal for a symbol says what it says, in plain words, from its own reasons',
+        args: { symbol: arg.symbol(), timeframe: timeframeArg, strategy: strategyArg, exchange: exchangeArg },
+        permission: 'market:read',
+        examples: ['/explain BTC/USDT', '/explain eth 4h momentum'],
+        handler: async (c) => {
+          const strategy = strategies.get(c.args.strategy ?? cfg.defaultStrategy);
+          if (strategy === undefined) return c.fail(`no strategy "${c.args.strategy}" (strategies: ${names.join(', ')})`);
+          const timeframe = c.args.timeframe ?? cfg.defaultTimeframe;
+          const req = { symbol: c.args.symbol, timeframe, ...(c.args.exchange !== undefined ? { exchange: c.args.exchange } : {}) };
+          const w = await closedWindow(market, req, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
+          const sig = evaluate(strategy, w as Series);
+          const text: Record<string, string> = { signal: `${sig.direction} on ${w.symbol} ${timeframe} (${strategy.name}: score ${sig.score.toFixed(2)}, confidence ${Math.round(sig.confidence * 100)} %)` };
+          // the reasons are the engine's own words with their numbers: the only things the explanation may use
+          sig.reasons.slice(0, 6).forEach((r, i) => (text[`reasons.${i + 1}`] = r.reason));
+          if (sig.reasons.length === 0) text['reasons.1'] = 'no rule fired: every rule of the strategy voted neutral';
+          const out = await ctx.llm.summarise({ prompt: 'signal-explain', facts: { symbols: [w.symbol], numbers: {}, text }, person: c.principal.person });
+          return reply.of(block.text(out.text), block.text(out.source === 'llm' ? `written by the LLM from the signal's reasons (${out.promptId} v${out.promptVersion})` : `template${out.reason ? ` (${out.reason})` : ''}`));
+        },
+      }),
+    );
 
     ctx.command(
       defineCommand({

@@ -13,10 +13,11 @@ import { createTelegramAdapter } from './telegram/index.js';
  * terminal or the kernel from running. Returns the platforms that connected.
  */
 export async function startAdapters(kernel: Kernel, config: DeskbotConfig, secrets: Secrets, logger: Logger): Promise<string[]> {
+  // each factory tags its own log lines with the platform
   const made: Array<[string, () => ChatAdapter | null]> = [
-    ['telegram', () => createTelegramAdapter({ config: config.adapters.telegram, secrets, logger: logger.child({ adapter: 'telegram' }) })],
-    ['slack', () => createSlackAdapter({ config: config.adapters.slack, secrets, logger: logger.child({ adapter: 'slack' }) })],
-    ['discord', () => createDiscordAdapter({ config: config.adapters.discord, secrets, logger: logger.child({ adapter: 'discord' }) })],
+    ['telegram', () => createTelegramAdapter({ config: config.adapters.telegram, secrets, logger })],
+    ['slack', () => createSlackAdapter({ config: config.adapters.slack, secrets, logger })],
+    ['discord', () => createDiscordAdapter({ config: config.adapters.discord, secrets, logger })],
   ];
   const connected: string[] = [];
   await Promise.all(

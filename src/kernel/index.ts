@@ -20,6 +20,7 @@ export { UserError } from './errors.js';
 export type { Alert, AlertSeverity } from './alerts/router.js';
 export type { Contributions, DigestFacts, DigestPeriod, DigestSection } from './contributions.js';
 export type { JobRun, JobRunner } from './jobs.js';
+export type { Facts as LlmFacts, Summary, SummariseRequest } from '../llm/index.js';
 
 // Orders: the gateway's contracts (ctx.orders), for execution, risk and backtest plugins.
 export type {

@@ -29,6 +29,7 @@ import { openStore, type KernelStore } from './store.js';
 import { OrderGateway } from './orders/gateway.js';
 import { OrderJournal } from './orders/journal.js';
 import { LiveSwitch, type LiveBroker } from './orders/live-switch.js';
+import { syncHalts } from './orders/halt-sync.js';
 import type { Broker } from './orders/types.js';
 import { tradingCommands } from './trading-commands.js';
 import { parseTarget, type AdapterHost, type ChatAdapter } from './adapters.js';
@@ -38,6 +39,7 @@ import { alertCommands } from './alerts/commands.js';
 import { ContributionRegistry } from './contributions.js';
 import { ConfigJobs } from './jobs.js';
 import { scheduleCommands } from './schedule-commands.js';
+import { createLlm, type Llm } from '../llm/index.js';
 import { PaperBroker } from '../brokers/paper/index.js';
 import { createLiveBroker } from '../brokers/live/index.js';
 import { DeskMetrics, Readiness, startOpsServer, type OpsServer } from '../ops/index.js';
@@ -89,9 +91,11 @@ export class Kernel {
   private gatewayRef: OrderGateway | undefined;
   private liveRef: LiveSwitch | undefined;
   private paperRef: Broker | undefined;
+  private stopHaltSync: (() => Promise<void>) | undefined;
   private readonly adapters = new Map<string, ChatAdapter>();
   private alertsRef: AlertRouter | undefined;
   private jobsRef: ConfigJobs | undefined;
+  private llmRef: Llm | undefined;
   readonly contributions = new ContributionRegistry();
   /** Prometheus metrics (src/ops); the LLM client reports its calls with metrics.recordLlmCall */
   readonly metrics: DeskMetrics;
@@ -159,6 +163,12 @@ export class Kernel {
   get market(): MarketData {
     if (!this.marketRef) throw new Error('kernel is not started');
     return this.marketRef;
+  }
+
+  /** the governed LLM (templates when there is no key) */
+  get llm(): Llm {
+    if (!this.llmRef) throw new Error('kernel is not started');
+    return this.llmRef;
   }
 
   /** the configured schedules, bound to the plugins that run their kinds */
@@ -294,6 +304,7 @@ export class Kernel {
     await this.events.emit('kernel.stopping', {});
     await this.scheduler.stop();
     this.gatewayRef?.stopPolling();
+    await this.stopHaltSync?.().catch((err: unknown) => log.warn({ err }, 'halt sync stop failed'));
     await this.gatewayRef?.settle();
     await this.host.teardownAll();
     await this.liveRef?.close().catch((err: unknown) => log.error({ err }, 'live broker close failed'));
@@ -353,6 +364,10 @@ export class Kernel {
       observe: (e) => this.metrics.alertRouted(e),
     });
     for (const spec of alertCommands({ router: this.alertsRef })) this.registry.register('kernel', spec);
+    // every platform user id in config is personal data the LLM must not see
+    const personalIds = Object.values(config.people).flatMap((p) => Object.values(p.ids).flatMap((v) => (Array.isArray(v) ? v : [v])));
+    this.llmRef = createLlm({ config: config.llm, secrets: opts.secrets, store: this.store.namespace('llm'), audit: this.audit, clock: this.clock, logger: this.logger.child({ part: 'llm' }), personalIds });
+    if (!this.llmRef.enabled) this.logger.info(this.llmRef.startupNotice());
     this.jobsRef = new ConfigJobs({ schedules: config.schedules, scheduler: this.scheduler, store: this.store.namespace('schedules'), clock: this.clock, logger: this.logger.child({ part: 'jobs' }), timezone: config.timezone });
     for (const spec of scheduleCommands({ jobs: this.jobsRef, permissions: this.permissions, audit: this.audit })) this.registry.register('kernel', spec);
     // halts in a digest's period: kept in the store (shared in Redis mode), newest last
@@ -467,6 +482,8 @@ export class Kernel {
     });
     this.gatewayRef = gateway;
     gateway.onUpdate((o) => void this.events.emit('order.updated', o));
+    // a halt on any instance closes every instance's gateway at once (Redis pub/sub; in-process otherwise)
+    this.stopHaltSync = await syncHalts({ broadcast: this.store.broadcast, gateway, logger: this.logger.child({ part: 'halt-sync' }) });
     const liveNote = await live.init();
     if (liveNote !== null) this.logger.warn(liveNote);
     const recovered = await gateway.recover();
@@ -531,6 +548,7 @@ export class Kernel {
         hooks.onClose(this.events.on(event, fn));
       },
       emit: (event, payload) => this.events.emit(event, payload),
+      llm: this.llm,
       post: (target, r) => this.post(target, r),
       job: (kind, run) => this.jobs.provide(name, kind, run),
       contribute: (slot, item) => {

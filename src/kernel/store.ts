@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
@@ -29,7 +30,33 @@ export interface KernelStore {
    * would pile up without this. Also runs on an unref'd timer while the store is open.
    */
   sweepExpired(): Promise<number>;
+  /** messages between the instances sharing this store (Redis pub/sub; in-process for SQLite and memory) */
+  readonly broadcast: Broadcast;
   close(): Promise<void>;
+}
+
+/** Fire-and-forget messages to every instance on the same store, this one included. */
+export interface Broadcast {
+  publish(topic: string, message: string): Promise<void>;
+  /** resolves once subscribed; the returned function unsubscribes */
+  subscribe(topic: string, fn: (message: string) => void): Promise<() => Promise<void>>;
+}
+
+/** one process: an event emitter is the whole bus */
+function localBroadcast(): Broadcast {
+  const bus = new EventEmitter();
+  bus.setMaxListeners(0);
+  return {
+    async publish(topic, message) {
+      bus.emit(topic, message);
+    },
+    async subscribe(topic, fn) {
+      bus.on(topic, fn);
+      return async () => {
+        bus.off(topic, fn);
+      };
+    },
+  };
 }
 
 export interface OpenStoreOptions {
@@ -122,6 +149,7 @@ function makeStore(
   sweep: (spaces: ReadonlyMap<string, Keyv>) => Promise<number>,
   shutdown: (spaces: ReadonlyMap<string, Keyv>) => Promise<void>,
   opts: OpenStoreOptions,
+  broadcast: Broadcast = localBroadcast(),
 ): KernelStore {
   const spaces = new Map<string, Keyv>();
   let closed = false;
@@ -146,6 +174,7 @@ function makeStore(
       return kv;
     },
     describe: () => description,
+    broadcast,
     sweepExpired: () => (closed ? Promise.resolve(0) : sweep(spaces)),
     async close(): Promise<void> {
       if (closed) return;
@@ -300,6 +329,28 @@ async function openRedis(opts: OpenStoreOptions): Promise<KernelStore> {
   client.on('error', (err: unknown) => opts.onError?.(toError(err)));
 
   const prefix = opts.keyPrefix === '' ? '' : `${opts.keyPrefix}:`;
+  // a subscribed node-redis client can do nothing else: subscriptions get their own connection
+  let subscriber: Promise<RedisClientType> | undefined;
+  const broadcast: Broadcast = {
+    async publish(topic, message) {
+      await client.publish(`${prefix}${topic}`, message);
+    },
+    async subscribe(topic, fn) {
+      subscriber ??= (async () => {
+        const sub = client.duplicate();
+        sub.on('error', (err: unknown) => opts.onError?.(toError(err)));
+        await sub.connect();
+        return sub as RedisClientType;
+      })();
+      const sub = await subscriber;
+      const channel = `${prefix}${topic}`;
+      const listener = (message: string): void => fn(message);
+      await sub.subscribe(channel, listener);
+      return async () => {
+        if (sub.isOpen) await sub.unsubscribe(channel, listener);
+      };
+    },
+  };
   return makeStore(
     'redis',
     `redis (${shown})`,
@@ -324,9 +375,12 @@ async function openRedis(opts: OpenStoreOptions): Promise<KernelStore> {
     },
     async () => 0, // Redis expires keys itself
     async () => {
+      const sub = await subscriber?.catch(() => undefined);
+      if (sub?.isOpen) await sub.close();
       if (client.isOpen) await client.close();
     },
     opts,
+    broadcast,
   );
 }
 

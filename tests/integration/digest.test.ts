@@ -45,7 +45,7 @@ describe('digests', () => {
     const d = await desk();
     const r = await d.raw('vic', '/digest');
     const text = await d.say('vic', '/digest now');
-    const order = ['Desk digest', 'Prices: BTC/USDT', 'Market', 'Signals (balanced, 1h)', 'Regimes (1h)', 'PnL\n  realised in period', 'Risk limits', 'No halts in this period'];
+    const order = ['Desk digest', ' UTC: BTC/USDT ', 'Market', 'Signals (balanced, 1h)', 'Regimes (1h)', 'PnL\n  realised in period', 'Risk limits', 'No halts in this period'];
     let at = -1;
     for (const heading of order) {
       const i = text.indexOf(heading);
@@ -53,9 +53,9 @@ describe('digests', () => {
       at = i;
     }
     expect(r?.blocks.some((b) => b.type === 'image' && b.alt.startsWith('BTC/USDT 1h'))).toBe(true);
-    // the summary's BTC price is the ticker's, as recorded
-    const last = (await d.kernel.market.ticker({ symbol: 'BTC/USDT' })).last;
-    expect(text).toContain(`BTC/USDT ${last.toLocaleString('en-US', { maximumFractionDigits: 2 })}`);
+    // without an LLM key the summary is the template of the sections' facts: the ticker's own 24 h change
+    const t = await d.kernel.market.ticker({ symbol: 'BTC/USDT' });
+    expect(text).toContain(`BTC/USDT ${(t.change24hPct ?? NaN).toFixed(2)}%`);
   });
 
   it('a schedule of kind digest posts to its targets; /schedule lists it', async () => {

@@ -142,8 +142,9 @@ export class AlertRouter {
     const critical = alert.severity === 'critical';
     const targets = [...this.d.config.rules.filter((r) => matches(r, alert)).map((r) => r.channel), ...(alert.channels ?? [])];
     if (targets.length === 0) this.d.observe?.({ kind: alert.kind, outcome: 'unrouted' });
+    const sends: string[] = [];
     for (const channel of targets) {
-      if (routed.delivered.includes(channel)) continue;
+      if (sends.includes(channel)) continue;
       const mute = mutes.find((m) => m.channel === channel && m.until > now && (m.what === alert.kind || m.what === alert.symbol));
       if (mute && !critical) {
         routed.held.push({ channel, why: `muted (${mute.what}) until ${new Date(mute.until).toISOString().slice(11, 16)} UTC by ${mute.by}` });
@@ -163,11 +164,16 @@ export class AlertRouter {
         this.d.observe?.({ kind: alert.kind, outcome: 'throttled' });
         continue;
       }
-      const r = await this.d.post(channel, render(alert));
+      sends.push(channel);
+    }
+    // every channel at once: a platform that is down (retrying for seconds) must not delay a halt notice elsewhere
+    const results = await Promise.all(sends.map((channel) => this.d.post(channel, render(alert))));
+    results.forEach((r, i) => {
+      const channel = sends[i] as string;
       if (r.ok) routed.delivered.push(channel);
       else routed.held.push({ channel, why: `not delivered: ${r.error}` });
       this.d.observe?.({ kind: alert.kind, outcome: r.ok ? 'sent' : 'failed' });
-    }
+    });
     this.d.audit({ kind: 'alert', alert: alert.kind, severity: alert.severity, symbol: alert.symbol ?? null, title: alert.title, delivered: routed.delivered, held: routed.held.length });
     this.recent.push(routed);
     if (this.recent.length > RECENT_MAX) this.recent.shift();

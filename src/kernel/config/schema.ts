@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/router.js';
+import { llmConfigSchema } from '../../llm/config.js';
 
 /**
  * The shape of config/default.yaml and of any file DESKBOT_CONFIG points at.
@@ -295,6 +296,8 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: false, host: '127.0.0.1', port: 9464 }),
+    /** the governed LLM for summaries (OPENAI_API_KEY from the environment; without it, templates) */
+    llm: llmConfigSchema.default(llmConfigSchema.parse({})),
   })
   .strict();
 

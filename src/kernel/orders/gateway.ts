@@ -76,7 +76,7 @@ const requestSchema = z
 export class OrderGateway implements OrderService {
   private readonly checks = new Set<RiskCheck>();
   private readonly listeners = new Set<(o: Order) => void>();
-  private readonly haltListeners = new Set<(h: { by: string; reason: string }) => void>();
+  private readonly haltListeners = new Set<(h: { by: string; reason: string; peer: boolean }) => void>();
   /** orders between their final halt check and the broker's answer */
   private readonly sending = new Set<Promise<unknown>>();
   /** a local halt not yet confirmed by the store: refuse even before the store says so */
@@ -283,13 +283,7 @@ export class OrderGateway implements OrderService {
     // Closed before anything is awaited: every place() from here on is refused.
     this.closing = { by, reason };
     this.haltEpoch++;
-    for (const fn of [...this.haltListeners]) {
-      try {
-        fn({ by, reason });
-      } catch (err) {
-        this.d.logger.error({ err }, 'halt listener failed');
-      }
-    }
+    this.tellHalt({ by, reason, peer: false });
     let status: HaltStatus;
     let changed: boolean;
     try {
@@ -304,6 +298,32 @@ export class OrderGateway implements OrderService {
     this.closing = null;
     this.d.audit.append({ kind: 'halt', by, reason, changed });
     // Orders already past their last halt check finish first, so they can be cancelled too.
+    return { status, changed, ...(await this.cancelAllOpen(by, reason)) };
+  }
+
+  /**
+   * Another instance halted (it persisted the halt and told us): close this gateway at once and
+   * cancel the orders this instance has open. The store stays the source of truth: every order
+   * reads it anyway, so a lost message only delays the cancelling, never lets an order through.
+   */
+  async peerHalted(by: string, reason: string): Promise<Omit<HaltOutcome, 'status' | 'changed'>> {
+    this.haltEpoch++;
+    this.tellHalt({ by, reason, peer: true });
+    return this.cancelAllOpen(by, reason);
+  }
+
+  private tellHalt(h: { by: string; reason: string; peer: boolean }): void {
+    for (const fn of [...this.haltListeners]) {
+      try {
+        fn(h);
+      } catch (err) {
+        this.d.logger.error({ err }, 'halt listener failed');
+      }
+    }
+  }
+
+  /** after the orders already on their way to the broker land, cancel everything open */
+  private async cancelAllOpen(by: string, reason: string): Promise<Omit<HaltOutcome, 'status' | 'changed'>> {
     await Promise.allSettled([...this.sending]);
     const cancelled: Order[] = [];
     const cancelFailures: HaltOutcome['cancelFailures'] = [];
@@ -316,7 +336,7 @@ export class OrderGateway implements OrderService {
         cancelFailures.push({ order, reason: message(err) });
       }
     }
-    return { status, changed, cancelled, cancelFailures };
+    return { cancelled, cancelFailures };
   }
 
   async resume(by: Principal): Promise<HaltStatus> {
@@ -345,8 +365,8 @@ export class OrderGateway implements OrderService {
     };
   }
 
-  /** called synchronously the moment a halt closes this gateway (before it is persisted) */
-  onHalt(fn: (h: { by: string; reason: string }) => void): () => void {
+  /** called synchronously the moment a halt closes this gateway (before it is persisted); `peer`: another instance halted */
+  onHalt(fn: (h: { by: string; reason: string; peer: boolean }) => void): () => void {
     this.haltListeners.add(fn);
     return () => {
       this.haltListeners.delete(fn);

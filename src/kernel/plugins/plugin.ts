@@ -10,6 +10,7 @@ import type { ScheduleSpec } from '../scheduler.js';
 import type { MarketData } from '../../market/service.js';
 import type { OrderService } from '../orders/types.js';
 import type { Reply } from '../reply.js';
+import type { Summary, SummariseRequest } from '../../llm/index.js';
 import type { Alert } from '../alerts/router.js';
 import type { Contributions } from '../contributions.js';
 import type { JobRunner } from '../jobs.js';
@@ -54,6 +55,11 @@ export interface PluginContext<Config> {
   use<K extends keyof Services>(name: K): Services[K];
   on<K extends keyof KernelEvents>(event: K, fn: (payload: KernelEvents[K]) => void | Promise<void>): void;
   emit<K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): Promise<void>;
+  /**
+   * Short summaries under governance (budgets, checks that every number and symbol was given,
+   * audit); never throws for LLM trouble: falls back to the prompt's template of the same facts.
+   */
+  readonly llm: { readonly enabled: boolean; summarise(req: SummariseRequest): Promise<Summary> };
   /** send a message the desk starts to "platform:channel[:thread]" (a digest, a report); a platform that is down fails alone */
   post(target: string, reply: Reply): Promise<{ ok: true } | { ok: false; error: string }>;
   /** run configured schedules (`schedules:` in config) of this kind, e.g. "digest" */
