@@ -366,7 +366,7 @@ export class Kernel {
     for (const spec of alertCommands({ router: this.alertsRef })) this.registry.register('kernel', spec);
     // every platform user id in config is personal data the LLM must not see
     const personalIds = Object.values(config.people).flatMap((p) => Object.values(p.ids).flatMap((v) => (Array.isArray(v) ? v : [v])));
-    this.llmRef = createLlm({ config: config.llm, secrets: opts.secrets, store: this.store.namespace('llm'), audit: this.audit, clock: this.clock, logger: this.logger.child({ part: 'llm' }), personalIds });
+    this.llmRef = createLlm({ config: config.llm, secrets: opts.secrets, store: this.store.namespace('llm'), audit: this.audit, clock: this.clock, logger: this.logger.child({ part: 'llm' }), personalIds, onCall: (c) => this.metrics.recordLlmCall(c) });
     if (!this.llmRef.enabled) this.logger.info(this.llmRef.startupNotice());
     this.jobsRef = new ConfigJobs({ schedules: config.schedules, scheduler: this.scheduler, store: this.store.namespace('schedules'), clock: this.clock, logger: this.logger.child({ part: 'jobs' }), timezone: config.timezone });
     for (const spec of scheduleCommands({ jobs: this.jobsRef, permissions: this.permissions, audit: this.audit })) this.registry.register('kernel', spec);

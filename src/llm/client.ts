@@ -31,6 +31,8 @@ export interface LlmOptions {
   personalIds?: readonly string[];
   /** more currency codes to treat as symbols in the output check, e.g. the exchange's bases */
   knownCurrencies?: Iterable<string>;
+  /** told about every call after it is audited (the desk's metrics count tokens, cost and outcomes) */
+  onCall?: (c: { tokensIn: number; tokensOut: number; costUsd: number; outcome: string }) => void;
 }
 
 export interface SummariseRequest {
@@ -128,6 +130,11 @@ export function createLlm(opts: LlmOptions): Llm {
       latencyMs: r.latencyMs,
       attempts: r.attempts,
     });
+    try {
+      opts.onCall?.({ tokensIn: r.tokensIn, tokensOut: r.tokensOut, costUsd: cost, outcome: r.outcome });
+    } catch (err) {
+      log.warn({ err }, 'llm call observer failed');
+    }
     const fields = { promptId: prompt.id, promptVersion: prompt.version, outcome: r.outcome, reason, attempts: r.attempts, latencyMs: r.latencyMs };
     if (r.outcome === 'accepted') log.info(fields, 'llm summary accepted');
     else if (r.model === null) log.debug(fields, 'summary from template');

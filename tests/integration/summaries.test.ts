@@ -53,6 +53,10 @@ describe('summaries under governance', () => {
     expect(call).toMatchObject({ promptId: 'market-summary', promptVersion: 1, outcome: 'accepted', person: 'tom' });
     // the person's platform id never went to the endpoint
     expect(JSON.stringify(fake.requests.at(-1)?.body)).not.toContain('U_TOM');
+    // and the call is counted in the desk's metrics (tokens as the endpoint reported them)
+    const { body } = await d.kernel.metrics.scrape();
+    expect(body).toMatch(/deskbot_llm_calls_total\{[^}]*outcome="accepted"[^}]*\} 1/);
+    expect(body).toMatch(/deskbot_llm_tokens_total\{[^}]*direction="in"[^}]*\} 120/);
   });
 
   it('an invented number falls back to the template of the same facts, and says why', async () => {
