@@ -119,6 +119,8 @@ export const riskConfigSchema = z
     sizing: sizingSchema.prefault({}),
     /** how often the running guards (daily loss, drawdown, stale data, broker errors) are evaluated */
     guardIntervalSeconds: z.number().int().min(1).max(3600).default(30),
+    /** halt when the market data of an exchange the desk holds positions or orders on goes down (its circuit opens) */
+    haltOnExchangeOutage: z.boolean().default(false),
   })
   .strict();
 

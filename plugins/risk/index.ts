@@ -69,6 +69,17 @@ export default definePlugin({
       for (const remove of removals) remove();
     });
 
+    // optional auto-halt on an exchange outage: with no prices, limits and guards are blind
+    ctx.on('market.circuit', async (c) => {
+      if (!ctx.config.haltOnExchangeOutage || c.state !== 'open') return;
+      const [positions, open] = await Promise.all([ctx.orders.positions(), ctx.orders.open()]);
+      const exposed = positions.some((p) => p.exchange === c.exchange && p.amount !== 0) || open.some((o) => o.exchange === c.exchange);
+      if (!exposed || (await ctx.orders.halted()).halted) return;
+      const reason = `exchange-outage: ${c.exchange} market data circuit open (repeated failures); positions or orders there cannot be watched`;
+      ctx.audit({ kind: 'risk.breach', guard: 'exchange-outage', detail: reason, halted: true });
+      await ctx.orders.halt('risk', reason);
+    });
+
     ctx.on('order.updated', async (order) => {
       if (order.state === 'failed') await engine.recordFailure(order);
     });

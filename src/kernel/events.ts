@@ -9,6 +9,8 @@ export interface KernelEvents {
   'halt.changed': { halted: boolean; by?: string; reason?: string; since?: string };
   'kernel.ready': { plugins: string[] };
   'kernel.stopping': Record<string, never>;
+  /** an exchange's market-data circuit changed: open after repeated failures, half-open on a trial, closed again */
+  'market.circuit': { exchange: string; state: 'closed' | 'open' | 'half-open'; retryAt: number | null };
   /** every journaled order change (after it is stored) */
   'order.updated': import('./orders/types.js').Order;
 }

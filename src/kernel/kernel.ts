@@ -396,6 +396,15 @@ export class Kernel {
         };
       },
     });
+    // an exchange outage is told to the desk (kind "data"), and its recovery too
+    this.events.on('market.circuit', async (c) => {
+      if (c.state === 'half-open') return;
+      await this.alerts.raise(
+        c.state === 'open'
+          ? { kind: 'data', severity: 'warning', title: `${c.exchange} market data unavailable: repeated failures opened its circuit${c.retryAt ? `; next try ${new Date(c.retryAt).toISOString().slice(11, 19)} UTC` : ''}. Prices from ${c.exchange} are refused until it answers again.` }
+          : { kind: 'data', severity: 'info', title: `${c.exchange} market data is back.` },
+      );
+    });
     // the kill switch tells every channel that routes halts, on every platform
     this.events.on('halt.changed', async (s) => {
       await this.alerts.raise({
@@ -416,7 +425,14 @@ export class Kernel {
         logger: this.logger,
         cache: this.store.namespace('market'),
         cwd: opts.cwd ?? process.cwd(),
-        observe: this.metrics.exchange,
+        observe: {
+          error: (exchange, kind) => this.metrics.exchange.error(exchange, kind),
+          circuit: (exchange, state, retryAt) => {
+            this.metrics.exchange.circuit(exchange, state, retryAt);
+            // plugins (risk: auto-halt on an outage) and the alert router hear about it
+            void this.events.emit('market.circuit', { exchange, state, retryAt });
+          },
+        },
       }));
 
     await this.openOrders(opts);
