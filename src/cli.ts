@@ -4,6 +4,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { ConsoleAdapter } from './adapters/console/console-adapter.js';
 import { startAdapters } from './adapters/start.js';
+import { BACKTEST_USAGE, runBacktestCli } from './cli/backtest.js';
 import { DATA_DOWNLOAD_USAGE, runDataDownload } from './cli/data-download.js';
 import { verifyAuditLog } from './kernel/audit.js';
 import { describeConfig, loadConfig } from './kernel/config/load.js';
@@ -20,6 +21,7 @@ usage: deskbot <command>
   audit verify [file] check the audit log's hash chain (default: <dataDir>/audit.jsonl)
   health              exit 0 when a running desk's heartbeat is fresh (container healthcheck)
   data download ...   candles from an exchange into the market dir as CSV (resumable, gate-checked)
+  backtest ...        a strategy on a symbol: metrics next to buy-and-hold (--json: the /backtest numbers)
   version             print the version
 
 environment: DESKBOT_CONFIG (config file), DESKBOT_DATA_DIR, DESKBOT_AS (terminal person),
@@ -45,6 +47,19 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stderr.write(`${DATA_DOWNLOAD_USAGE}\n`);
       return 2;
+    case 'backtest': {
+      if (rest.length === 0) {
+        process.stderr.write(`${BACKTEST_USAGE}\n`);
+        return 2;
+      }
+      // Ctrl-C stops the run between chunks; a second one exits at once
+      const stop = new AbortController();
+      process.once('SIGINT', () => {
+        stop.abort();
+        process.once('SIGINT', () => process.exit(130));
+      });
+      return runBacktestCli(rest, { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: stop.signal });
+    }
     case 'version':
     case '--version':
       process.stdout.write(`${packageVersion()}\n`);

@@ -1,5 +1,6 @@
 import type { Benchmark } from '../lib.js';
 import { auditAppend } from './audit-append.js';
+import { backtest } from './backtest.js';
 import { dispatch } from './dispatch.js';
 import { marketLive } from './market-live.js';
 import { orders } from './orders.js';
@@ -10,4 +11,4 @@ import { signal } from './signal.js';
 import { whales } from './whales.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run; `npm run bench -- <name>` picks one. */
-export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders, haltPropagation];
+export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders, haltPropagation, backtest];

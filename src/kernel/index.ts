@@ -68,6 +68,8 @@ export { renderCandleChart } from '../market/chart/candle-chart.js';
 
 // Pure analysis libraries plugins compute with: Float64Array in, Float64Array out, no state, no I/O.
 export * as ta from '../ta/index.js';
+/** Backtests (the engine, metrics, walk-forward, the request runner, its report and chart), for the backtest plugin. */
+export * as backtest from '../backtest/index.js';
 export { filteredProbabilities, fitGaussianHmm, stationaryDistribution } from '../regimes/hmm.js';
 export { WhaleDetector, toColumns as tradeColumns } from '../whales/detector.js';
 export type { DetectorSettings, DetectorSnapshot, Side, WhaleEvent } from '../whales/detector.js';
