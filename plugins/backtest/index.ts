@@ -215,13 +215,17 @@ export default definePlugin({
             every.unref();
           }, cfg.progressAfterMs);
           first.unref();
+          // the run stops on /backtest cancel and when the desk shuts down (the handler's signal)
+          const onShutdown = (): void => controller.abort();
+          if (c.signal.aborted) controller.abort();
+          else c.signal.addEventListener('abort', onShutdown, { once: true });
           let result: backtest.BacktestResult;
           try {
             result = await backtest.runBacktest(
               req,
               { market: ctx.market, config: cfg, signals },
               {
-                signal: AbortSignal.any([c.signal, controller.signal]),
+                signal: controller.signal,
                 onProgress: (p) => {
                   run.progress = p;
                 },
@@ -235,6 +239,7 @@ export default definePlugin({
             }
             throw e;
           } finally {
+            c.signal.removeEventListener('abort', onShutdown);
             clearTimeout(first);
             if (every !== undefined) clearInterval(every);
             runs.delete(id);
