@@ -231,6 +231,28 @@ describe('docker/compose.yaml', () => {
   });
 });
 
+describe('docker/compose.replicas.yaml (two replicas on one Redis)', () => {
+  const text = read('docker/compose.replicas.yaml');
+  const replicas = parse(text) as { services: Record<string, ComposeService & { extends?: { file: string; service: string } }>; volumes?: Record<string, unknown> };
+  const b = replicas.services['deskbot-b'];
+
+  it('adds a second deskbot built like the first, with its own name and its own data volume (its own audit log)', () => {
+    expect(b?.extends).toEqual({ file: 'compose.yaml', service: 'deskbot' });
+    const env = environment(b ?? {});
+    expect(env.get('DESKBOT_INSTANCE')).toBe('deskbot-b');
+    const dataVolume = b?.volumes?.find((v) => v.split(':')[1] === '/app/data');
+    expect(dataVolume?.split(':')[0]).toBe('deskbot-b-data');
+    expect(Object.keys(replicas.volumes ?? {})).toContain('deskbot-b-data');
+    expect(dataVolume?.split(':')[0]).not.toBe(compose.services.deskbot?.volumes?.[0]?.split(':')[0]);
+    expect(b?.depends_on?.redis?.condition).toBe('service_healthy');
+  });
+
+  it('leaves Telegram long polling to one replica (a bot token allows one consumer) and bakes in no secrets', () => {
+    expect(environment(b ?? {}).get('TELEGRAM_BOT_TOKEN')).toBe('');
+    for (const shape of SECRET_VALUE_SHAPES) expect(text).not.toMatch(shape);
+  });
+});
+
 describe('.dockerignore and tsconfig.build.json', () => {
   it('keeps secrets, state and local builds out of the build context', () => {
     const ignored = read('.dockerignore')

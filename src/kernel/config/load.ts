@@ -42,6 +42,8 @@ const SECRETS_DOC = 'docs/configuration.md';
 /** Env var → the field it overrides. Applied after reading the file, before validation. */
 const ENV_OVERRIDES: readonly { env: string; path: readonly string[] }[] = [
   { env: 'DESKBOT_DATA_DIR', path: ['dataDir'] },
+  // replicas of one config tell themselves apart (logs, /status, metrics)
+  { env: 'DESKBOT_INSTANCE', path: ['instance'] },
   { env: 'REDIS_URL', path: ['redis', 'url'] },
   { env: 'DESKBOT_LOG_LEVEL', path: ['log', 'level'] },
   { env: 'DESKBOT_AS', path: ['console', 'as'] },
