@@ -73,11 +73,15 @@ export default definePlugin({
       defineCommand({
         name: 'summary',
         summary: 'A short written summary of a symbol (price, move, signal, regime) or of the portfolio',
-        args: { what: arg.string({ max: 30, pattern: /^[A-Za-z0-9/-]+$/, patternHint: 'a symbol like BTC/USDT, or portfolio' }).describe('a symbol, or "portfolio"') },
+        args: {
+          what: arg.string({ max: 30, pattern: /^[A-Za-z0-9/-]+$/, patternHint: 'a symbol like BTC/USDT, or portfolio' }).describe('a symbol, or "portfolio"'),
+          question: arg.string({ max: 300 }).rest().optional().describe('what to stress, in your words (passed to the LLM as quoted text, never as instructions)'),
+        },
         permission: 'market:read',
-        examples: ['/summary BTC/USDT', '/summary portfolio'],
+        examples: ['/summary BTC/USDT', '/summary eth why did it drop?', '/summary portfolio'],
         handler: async (c) => {
-          const out = c.args.what.toLowerCase() === 'portfolio' ? await portfolioSummary(ctx, c.principal.person) : await symbolSummary(ctx, c.args.what, c.principal.person);
+          const out =
+            c.args.what.toLowerCase() === 'portfolio' ? await portfolioSummary(ctx, c.principal.person) : await symbolSummary(ctx, c.args.what, c.principal.person, c.args.question);
           return reply.of(block.text(out.text), block.text(out.source === 'llm' ? `written by the LLM from the desk's numbers (${out.promptId} v${out.promptVersion})` : `template${out.reason ? ` (${out.reason})` : ''}`));
         },
       }),
@@ -148,7 +152,7 @@ async function summary(ctx: PluginContext<Config>, facts: DigestFacts, period: D
 }
 
 /** the facts of the market, signals and regimes sections for one symbol, in the market-summary prompt's shape */
-async function symbolSummary(ctx: PluginContext<Config>, typed: string, person: string | null): Promise<Summary> {
+async function symbolSummary(ctx: PluginContext<Config>, typed: string, person: string | null, question?: string): Promise<Summary> {
   const { symbol } = await ctx.market.resolve({ symbol: typed.toUpperCase().replace('-', '/') });
   const now = ctx.clock.now();
   const period = { since: now - 86_400_000, until: now, symbols: [symbol] };
@@ -164,7 +168,8 @@ async function symbolSummary(ctx: PluginContext<Config>, typed: string, person: 
       ctx.log.warn({ err, section: section.name }, 'summary section failed');
     }
   }
-  return ctx.llm.summarise({ prompt: 'market-summary', facts: { symbols: [symbol], numbers: { price: t.last, changePct: Number(t.change24hPct.toFixed(2)) }, text }, person });
+  const facts = { symbols: [symbol], numbers: { price: t.last, changePct: Number(t.change24hPct.toFixed(2)) }, text, ...(question ? { quoted: { question } } : {}) };
+  return ctx.llm.summarise({ prompt: 'market-summary', facts, person });
 }
 
 /** positions marked at the ticker, total PnL and risk use, in the portfolio-summary prompt's shape */

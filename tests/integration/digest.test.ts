@@ -107,3 +107,20 @@ describe('digests', () => {
     );
   });
 });
+
+describe('schedules across a daylight-saving change', () => {
+  it('a daily 08:00 Europe/London digest missed over the March change counts 08:00 UTC before it and 07:00 UTC after', async () => {
+    const store = await stores.open('memory');
+    const daily = { name: 'daily', cron: '0 8 * * *', timezone: 'Europe/London', kind: 'digest', targets: ['console:terminal'] };
+    const cfg = () => testConfig({ market: { dir: sharedDataDir() }, trading: { pollMs: 0 }, schedules: [daily] });
+    // up on Friday 27 March 2026 at 09:00 UTC, then down until Tuesday 31 March 09:00 UTC (clocks went forward on Sunday the 29th)
+    const d1 = await startDesk({ plugins: PLUGINS, config: cfg(), store, clockAt: Date.UTC(2026, 2, 27, 9) });
+    await d1.kernel.stop();
+    const d2 = await startDesk({ plugins: PLUGINS, config: cfg(), store, clockAt: Date.UTC(2026, 2, 31, 9) });
+    desks.push(d2);
+    const t = terminal(d2);
+    await d2.kernel.jobs.runNow('daily');
+    // 28th 08:00 GMT = 08:00 UTC; 29th, 30th, 31st 08:00 BST = 07:00 UTC
+    await vi.waitFor(() => expect(t.printed()).toContain('Missed 4 scheduled runs while the desk was down (2026-03-28 08:00 UTC to 2026-03-31 07:00 UTC)'));
+  });
+});

@@ -62,6 +62,24 @@ describe('the alert router', () => {
     expect(posts.at(-1)?.text).toBe('…and 14 more whale alerts in the last 5 min (throttled: at most 5 per 5 min here). /alerts lists them.');
   });
 
+  it('an alert storm of 1,000 is bounded per channel, and the overflow summary counts every held alert by kind', async () => {
+    const { r, posts } = router({ rules: [{ channel: 'slack:C0DESK' }, { channel: 'telegram:-100', kinds: ['regime'] }], throttle: { max: 5, windowSeconds: 300 } });
+    for (let i = 0; i < 1000; i++) await r.raise(i % 4 === 0 ? { kind: 'regime', severity: 'warning', title: `regime ${i}` } : whale(i));
+    // the same storm again: duplicates inside the window are dropped before the throttle
+    for (let i = 0; i < 1000; i++) await r.raise(i % 4 === 0 ? { kind: 'regime', severity: 'warning', title: `regime ${i}` } : whale(i));
+    expect(posts.filter((p) => p.channel === 'slack:C0DESK')).toHaveLength(5);
+    expect(posts.filter((p) => p.channel === 'telegram:-100')).toHaveLength(5);
+    await r.flushOverflow();
+    const desk = posts.filter((p) => p.channel === 'slack:C0DESK').at(-1)?.text ?? '';
+    // 1,000 = 750 whale + 250 regime alerts; whatever the five sent were, the summary counts all the rest
+    const sentKinds = posts.filter((p) => p.channel === 'slack:C0DESK').slice(0, 5).map((p) => (p.text.includes('[regime') ? 'regime' : 'whale'));
+    const heldWhale = 750 - sentKinds.filter((k) => k === 'whale').length;
+    const heldRegime = 250 - sentKinds.filter((k) => k === 'regime').length;
+    expect(desk).toBe(`…and ${heldWhale} more whale alerts, ${heldRegime} more regime alerts in the last 5 min (throttled: at most 5 per 5 min here). /alerts lists them.`);
+    expect(posts.filter((p) => p.channel === 'telegram:-100').at(-1)?.text).toBe('…and 245 more regime alerts in the last 5 min (throttled: at most 5 per 5 min here). /alerts lists them.');
+    expect(posts).toHaveLength(12);
+  });
+
   it('keeps quiet hours (a window across midnight, in the desk time zone) except for critical alerts', async () => {
     // 23:30 in London in November (UTC+0)
     const { r, posts } = router({ rules: [{ channel: 'slack:C0DESK' }], quietHours: { from: '22:00', to: '07:00' } }, { timezone: 'Europe/London', at: Date.UTC(2026, 10, 27, 23, 30) });
