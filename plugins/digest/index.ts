@@ -141,7 +141,11 @@ async function compose(ctx: PluginContext<Config>, kindName: string, period: Dig
  */
 async function summary(ctx: PluginContext<Config>, facts: DigestFacts, period: DigestPeriod): Promise<string> {
   const numbers: Record<string, number> = {};
-  const symbols = facts.symbols.filter((s) => facts.numbers[`${s}.changePct`] !== undefined);
+  // the prompt takes at most 30 symbols: the biggest movers lead a digest anyway
+  const symbols = facts.symbols
+    .filter((s) => facts.numbers[`${s}.changePct`] !== undefined)
+    .sort((a, b) => Math.abs(facts.numbers[`${b}.changePct`] as number) - Math.abs(facts.numbers[`${a}.changePct`] as number))
+    .slice(0, 30);
   for (const s of symbols) numbers[`${s}.changePct`] = facts.numbers[`${s}.changePct`] as number;
   const realised = facts.numbers['realised PnL'];
   const unrealised = facts.numbers['unrealised PnL'];

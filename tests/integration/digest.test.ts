@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import digest from '../../plugins/digest/index.js';
@@ -99,6 +100,19 @@ describe('digests', () => {
     expect(await d2.say('vic', '/schedule')).toMatch(/hourly-digest.*PAUSED/);
     expect(await d2.say('ann', '/schedule resume hourly-digest')).toContain('resumed');
     expect(await d2.say('vic', '/schedule')).toMatch(/hourly-digest.*\son\s/);
+  });
+
+  it('a digest of more symbols than the summary prompt takes (30) leads with the 30 biggest movers', async () => {
+    const bases = readdirSync(sharedDataDir())
+      .map((f) => /^binance_([A-Z0-9]+)-USDT_1h\.csv$/.exec(f)?.[1])
+      .filter((b): b is string => b !== undefined)
+      .sort()
+      .slice(0, 35);
+    const d = await desk({ plugins: { settings: { digest: { symbols: bases.map((b) => `${b}/USDT`), chart: { enabled: false } } } } });
+    const out = await d.say('vic', '/digest');
+    expect(out).not.toContain('internal error');
+    const summary = out.split('\n')[1] ?? '';
+    expect(summary.match(/[A-Z0-9]+\/USDT [+-]?[\d.]+%/g), summary).toHaveLength(30);
   });
 
   it('refuses to start when a schedule names a kind no plugin provides', async () => {
