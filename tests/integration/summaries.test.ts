@@ -82,6 +82,13 @@ describe('summaries under governance', () => {
     const d = await desk();
     fake.script(answers.summary('Quiet day: BTC/USDT and ETH/USDT barely moved.'));
     expect(await d.say('vic', '/digest')).toMatch(/^Desk digest — .*\nQuiet day: BTC\/USDT and ETH\/USDT barely moved\./);
+    // an invented number in the digest's paragraph: the template of the same facts, and the audit says why
+    fake.script(answers.summary('Quiet day: BTC/USDT and ETH/USDT barely moved, 12 alerts fired.'));
+    const fallback = await d.say('vic', '/digest now');
+    expect(fallback).toMatch(/\n.* UTC to .* UTC: BTC\/USDT -?[\d.]+%, ETH\/USDT -?[\d.]+%\./);
+    const why = (await d.kernel.audit.tail(40)).filter((a) => a.kind === 'llm' && a.promptId === 'digest-summary').at(-1);
+    expect(why).toMatchObject({ source: 'template', outcome: 'rejected' });
+    expect(String(why?.reason)).toContain('12');
     const noKey = await desk(false);
     const before = fake.requests.length;
     expect(await noKey.say('vic', '/digest')).toMatch(/\n.* UTC to .* UTC: BTC\/USDT -?[\d.]+%, ETH\/USDT -?[\d.]+%\./);
