@@ -1,4 +1,5 @@
 import type { Benchmark } from '../lib.js';
+import { adapters } from './adapters.js';
 import { auditAppend } from './audit-append.js';
 import { backtest } from './backtest.js';
 import { dispatch } from './dispatch.js';
@@ -13,4 +14,4 @@ import { signal } from './signal.js';
 import { whales } from './whales.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run; `npm run bench -- <name>` picks one. */
-export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders, haltPropagation, backtest, digest, soak];
+export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders, haltPropagation, backtest, digest, soak, adapters];
