@@ -35,6 +35,7 @@ import { tradingCommands } from './trading-commands.js';
 import { parseTarget, type AdapterHost, type ChatAdapter } from './adapters.js';
 import type { Channel } from './auth/principal.js';
 import { AlertRouter } from './alerts/router.js';
+import { Outbox, type PostResult } from './outbox.js';
 import { alertCommands } from './alerts/commands.js';
 import { ContributionRegistry } from './contributions.js';
 import { ConfigJobs } from './jobs.js';
@@ -94,6 +95,7 @@ export class Kernel {
   private stopHaltSync: (() => Promise<void>) | undefined;
   private readonly adapters = new Map<string, ChatAdapter>();
   private alertsRef: AlertRouter | undefined;
+  private outboxRef: Outbox | undefined;
   private jobsRef: ConfigJobs | undefined;
   private llmRef: Llm | undefined;
   readonly contributions = new ContributionRegistry();
@@ -183,6 +185,12 @@ export class Kernel {
     return this.alertsRef;
   }
 
+  /** posts a platform did not take (down, or not attached yet), kept in the store and retried in order */
+  get outbox(): Outbox {
+    if (!this.outboxRef) throw new Error('kernel is not started');
+    return this.outboxRef;
+  }
+
   /** the order gateway: halt, permission, idempotency, risk checks, journal, broker */
   get orders(): OrderGateway {
     if (!this.gatewayRef) throw new Error('kernel is not started');
@@ -224,6 +232,8 @@ export class Kernel {
     this.attachFailures.delete(adapter.platform);
     this.adapters.set(adapter.platform, adapter);
     log.info('adapter connected');
+    // posts queued while it was not attached (or down before a restart) go out now, in order
+    this.outboxRef?.flush(adapter.platform).catch((err: unknown) => log.warn({ err }, 'outbox flush on attach failed'));
   }
 
   /** the attached adapters and whether each is connected (for /status and /readyz) */
@@ -233,26 +243,19 @@ export class Kernel {
 
   /**
    * A message the desk starts (digest, alert, halt notice) to "platform:channel[:thread]".
-   * A platform that is down or not attached does not stop the others: the failure is logged
-   * and returned.
+   * A platform that is down or not attached does not stop the others. What its adapter does not
+   * take is queued in the outbox (in the store) and sent once, in order, when it answers again;
+   * { ok: false, error } then means "not delivered yet" (see src/kernel/outbox.ts).
    */
-  async post(target: string | Channel, message: Reply): Promise<{ ok: true } | { ok: false; error: string }> {
+  async post(target: string | Channel, message: Reply): Promise<PostResult> {
     let channel: Channel;
     try {
       channel = typeof target === 'string' ? parseTarget(target) : target;
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    const adapter = this.adapters.get(channel.platform);
-    if (!adapter) return { ok: false, error: `no ${channel.platform} adapter is attached` };
-    try {
-      await adapter.post(channel, message);
-      return { ok: true };
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      this.logger.warn({ err, platform: channel.platform, channel: channel.channelId }, 'post failed');
-      return { ok: false, error };
-    }
+    if (!this.outboxRef) return { ok: false, error: 'kernel is not started' };
+    return this.outboxRef.post(channel, message);
   }
 
   private async suggestSymbols(typed: string, limit: number): Promise<string[]> {
@@ -296,6 +299,8 @@ export class Kernel {
     await this.opsRef?.close().catch((err: unknown) => log.error({ err }, 'ops server close failed'));
     // throttled-alert summaries go out while the adapters are still connected
     await this.alertsRef?.stop().catch((err: unknown) => log.error({ err }, 'alert router stop failed'));
+    // no retry rounds once the adapters stop; what is queued stays in the store for the next start
+    await this.outboxRef?.stop().catch((err: unknown) => log.error({ err }, 'outbox stop failed'));
     // adapters next: no new messages, while the dispatcher finishes the ones in flight
     await Promise.all(
       [...this.adapters.values()].map((a) => a.stop().catch((err: unknown) => log.error({ err, adapter: a.platform }, 'adapter stop failed'))),
@@ -349,6 +354,15 @@ export class Kernel {
       this.registry.register('kernel', spec);
     }
     this.halt.onChange((s) => void this.events.emit('halt.changed', s));
+    this.outboxRef = new Outbox({
+      kv: this.store.namespace('outbox'),
+      instance: config.instance,
+      clock: this.clock,
+      logger: this.logger.child({ part: 'outbox' }),
+      audit: (e) => this.audit.append(e),
+      adapter: (platform) => this.adapters.get(platform),
+    });
+    await this.outboxRef.load();
     // Alerts: the configured rules, plus trading.notify channels for halts and risk breaches.
     this.alertsRef = new AlertRouter({
       config: {
@@ -450,6 +464,7 @@ export class Kernel {
     await this.jobs.bind();
     this.scheduler.start();
     this.alerts.start();
+    this.outbox.start();
     this.orders.startPolling(config.trading.pollMs);
     const names = this.host.list().map((p) => p.name);
     this.audit.append({ kind: 'kernel', event: 'started', instance: config.instance, version: packageVersion(), plugins: names, store: this.store.kind });
