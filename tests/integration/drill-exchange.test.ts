@@ -53,9 +53,12 @@ describe('drill: the exchange goes down', () => {
     const status = await d.kernel.orders.halted();
     expect(status.by).toBe('risk');
     expect(status.reason).toContain('exchange-outage: binance market data circuit open');
-    const alerts = d.kernel.alerts.latest(10).map((a) => `${a.kind}:${a.title}`);
-    expect(alerts.some((a) => a.startsWith('data:binance market data unavailable'))).toBe(true);
-    expect(alerts.some((a) => a.startsWith('halt:TRADING HALTED by risk'))).toBe(true);
+    // the halt's alert follows the halt (it is raised when the persisted change is announced)
+    await vi.waitFor(() => {
+      const alerts = d.kernel.alerts.latest(10).map((a) => `${a.kind}:${a.title}`);
+      expect(alerts.some((a) => a.startsWith('data:binance market data unavailable'))).toBe(true);
+      expect(alerts.some((a) => a.startsWith('halt:TRADING HALTED by risk'))).toBe(true);
+    });
   });
 
   it('without the option it tells the desk but leaves trading open', async () => {

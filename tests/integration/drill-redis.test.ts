@@ -51,7 +51,7 @@ const TESS = { platform: 'console', userId: 'tess', person: 'tess', displayName:
 
 const buy = (key: string, amount = 0.01): OrderRequest => ({ exchange: 'binance', symbol: 'BTC/USDT', side: 'buy', type: 'market', amount, key, origin: 'drill' });
 
-const NOTHING_DONE = 'deskbot could not handle that right now (internal error); nothing was done';
+const NOTHING_DONE = 'deskbot cannot reach its store right now; nothing was done';
 
 describe('drill: Redis restarted under a running desk', () => {
   it('while it is down every command is refused with nothing done and no order is placed; back on the same port the desk reconnects and the halt is still in force', { timeout: 120_000 }, async () => {

@@ -265,7 +265,7 @@ describe('kernel faults', () => {
     await open();
     await desk.kernel.store.close();
     const out = await desk.say('tom', '/buy btc 1usdt');
-    expect(out).toBe('✗ deskbot could not handle that right now (internal error); nothing was done. The operator has the details.');
+    expect(out).toBe('✗ deskbot cannot reach its store right now; nothing was done (trading reads as halted until it is back). Try again in a moment.');
     expect(ran).toEqual([]);
   });
 });
