@@ -4,6 +4,7 @@ import { auditAppend } from './audit-append.js';
 import { backtest } from './backtest.js';
 import { dispatch } from './dispatch.js';
 import { marketLive } from './market-live.js';
+import { ml } from './ml.js';
 import { orders } from './orders.js';
 import { haltPropagation } from './halt-propagation.js';
 import { soak } from './soak.js';
@@ -14,4 +15,4 @@ import { signal } from './signal.js';
 import { whales } from './whales.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run; `npm run bench -- <name>` picks one. */
-export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders, haltPropagation, backtest, digest, soak, adapters];
+export const benchmarks: Benchmark[] = [dispatch, auditAppend, replayLoad, marketLive, signal, scan, whales, orders, haltPropagation, backtest, digest, soak, adapters, ml];

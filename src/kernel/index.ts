@@ -71,6 +71,8 @@ export * as ta from '../ta/index.js';
 /** Backtests (the engine, metrics, walk-forward, the request runner, its report and chart), for the backtest plugin. */
 export * as backtest from '../backtest/index.js';
 export { filteredProbabilities, fitGaussianHmm, stationaryDistribution } from '../regimes/hmm.js';
+/** ML direction models (features, walk-forward, LSTM/GRU in TensorFlow.js loaded on first use), for the ml plugin. */
+export * as ml from '../ml/index.js';
 export { WhaleDetector, toColumns as tradeColumns } from '../whales/detector.js';
 export type { DetectorSettings, DetectorSnapshot, Side, WhaleEvent } from '../whales/detector.js';
 export { imbalance, trackWalls } from '../whales/walls.js';
