@@ -25,7 +25,13 @@ export interface JobRun {
 
 export type JobRunner = (run: JobRun) => Promise<void>;
 
-const stateSchema = z.object({ lastRun: z.number().nullable(), paused: z.boolean(), missed: z.object({ count: z.number(), first: z.number(), last: z.number() }).nullable() });
+const stateSchema = z.object({
+  lastRun: z.number().nullable(),
+  /** when the desk first bound this schedule: missed fires are counted from here until it has run */
+  since: z.number().nullable().default(null),
+  paused: z.boolean(),
+  missed: z.object({ count: z.number(), first: z.number(), last: z.number() }).nullable(),
+});
 type JobState = z.output<typeof stateSchema>;
 
 /** how far back missed fires are looked for (minute by minute) */
@@ -65,15 +71,19 @@ export class ConfigJobs {
         throw new Error(`schedule ${s.name}: no loaded plugin provides kind "${s.kind}" (${known.length > 0 ? `provided: ${known.join(', ')}` : 'no plugin provides any'})`);
       }
       let state = await this.state(s.name);
-      if (state.lastRun === null) {
-        // first start with this schedule: fires count as missed only from now on
-        state = { ...state, lastRun: this.d.clock.now() };
+      if (state.lastRun === null && state.since === null) {
+        // first start with this schedule: fires count as missed only from now on (and the first
+        // run still has no previous one: its period is the plugin's default)
+        state = { ...state, since: this.d.clock.now() };
         await this.save(s.name, state);
       }
-      const missed = this.missedSince(s, state.lastRun);
+      // from the later of the last run and the last fire already counted as missed
+      const from = Math.max(state.lastRun ?? Number.NEGATIVE_INFINITY, state.since ?? Number.NEGATIVE_INFINITY);
+      const missed = this.missedSince(s, Number.isFinite(from) ? from : null);
       if (missed) {
         this.d.logger.warn({ schedule: s.name, missed: missed.count, first: new Date(missed.first).toISOString() }, 'schedule missed fires while down; the next run reports them');
-        await this.save(s.name, { ...state, missed: mergeMissed(state.missed, missed), lastRun: missed.last });
+        // counted up to the last missed fire; the period of the next run still starts at the last real run
+        await this.save(s.name, { ...state, missed: mergeMissed(state.missed, missed), since: missed.last });
       }
       this.d.scheduler.add('config', { name: s.name, cron: s.cron, ...(s.timezone ? { timezone: s.timezone } : {}), run: () => this.run(s, 'schedule') });
       if (state.paused) this.d.scheduler.pause(`config.${s.name}`);
@@ -139,7 +149,7 @@ export class ConfigJobs {
 
   private async state(name: string): Promise<JobState> {
     const parsed = stateSchema.safeParse(await this.d.store.get(`job:${name}`));
-    return parsed.success ? parsed.data : { lastRun: null, paused: false, missed: null };
+    return parsed.success ? parsed.data : { lastRun: null, since: null, paused: false, missed: null };
   }
 
   private async save(name: string, state: JobState): Promise<void> {

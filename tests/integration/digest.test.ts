@@ -64,7 +64,8 @@ describe('digests', () => {
     const t = terminal(d);
     expect(await d.say('vic', '/schedule')).toMatch(/hourly-digest\s+digest\s+0 \* \* \* \*\s+desk\s+console:terminal\s+on/);
     expect(await d.kernel.jobs.runNow('hourly-digest')).toBe(true);
-    await vi.waitFor(() => expect(t.printed()).toContain('[console:terminal] Desk digest'));
+    // its first run has no previous one: it covers the default period, not the seconds since start-up
+    await vi.waitFor(() => expect(t.printed()).toContain('[console:terminal] Desk digest — 2026-11-26 09:00 UTC to 2026-11-27 09:00 UTC'));
     expect((await d.kernel.audit.tail(20)).some((a) => a.kind === 'digest' && a.schedule === 'hourly-digest')).toBe(true);
   });
 
