@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import execution from '../../plugins/execution/index.js';
 import risk from '../../plugins/risk/index.js';
-import type { OrderRequest, Requester } from '../../src/kernel/index.js';
+import { definePlugin, type OrderRequest, type Requester } from '../../src/kernel/index.js';
 import { openStore, type KernelStore } from '../../src/kernel/store.js';
 import { sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
@@ -67,4 +67,36 @@ describe('two instances on one Redis', () => {
     await vi.waitFor(async () => expect((await b.kernel.orders.get(resting.id))?.state).toBe('cancelled'), { timeout: 10_000 });
     expect(await b.kernel.orders.open()).toHaveLength(0);
   });
+});
+
+describe('schedules across two instances', () => {
+  it('a schedule every second, on two desks for 10 s, fires about 10 times in all — each second on one desk only', async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const fires: Array<{ desk: string; at: string }> = [];
+    const ticker = (desk: string) =>
+      definePlugin({
+        name: 'ticker',
+        version: '1.0.0',
+        setup(ctx) {
+          ctx.schedule({ name: 'tick', cron: '* * * * * *', run: (f) => void fires.push({ desk, at: f.at.toISOString() }) });
+        },
+      });
+    const open = async (name: string) => {
+      const store = await openStore({ kind: 'redis', dataDir: '/tmp', sqliteFile: 'x', redisUrl: requireRedisUrl(), keyPrefix: prefix });
+      cleanups.push(() => store.close());
+      const d = await startDesk({ plugins: [ticker(name)], config: testConfig({ instance: name }), store });
+      cleanups.push(() => d.kernel.stop());
+      return d;
+    };
+    const [a, b] = await Promise.all([open('a'), open('b')]);
+    await new Promise((r) => setTimeout(r, 10_000));
+    await Promise.all([a.kernel.scheduler.stop(), b.kernel.scheduler.stop()]);
+    const seconds = new Set(fires.map((f) => f.at));
+    expect(seconds.size).toBe(fires.length); // no second ran on both desks
+    // 10 s of real time holds 10 ± 1 second boundaries (start-up and stop fall between them); a
+    // busy CI machine may stall a timer past one boundary, but two desks both firing would be ~20
+    expect(fires.length).toBeGreaterThanOrEqual(8);
+    expect(fires.length).toBeLessThanOrEqual(11);
+    expect(new Set(fires.map((f) => f.desk)).size).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });
