@@ -97,6 +97,5 @@ describe('schedules across two instances', () => {
     // busy CI machine may stall a timer past one boundary, but two desks both firing would be ~20
     expect(fires.length).toBeGreaterThanOrEqual(8);
     expect(fires.length).toBeLessThanOrEqual(11);
-    expect(new Set(fires.map((f) => f.desk)).size).toBeGreaterThanOrEqual(1);
   }, 60_000);
 });
