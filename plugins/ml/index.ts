@@ -32,7 +32,7 @@ import { decide, describeModel, evaluateReply, horizonLabel, predictReply, progr
  *   /model train [symbol] [tf] [horizon]   walk-forward + final models, in a worker thread
  *   /model evaluate [symbol] [tf] [horizon] the walk-forward scores, baselines, calibration
  *
- * `/model train` is for the roles in `trainRoles` (admin by default: the ml:train permission).
+ * `/model train` needs the ml:train permission (checked by the kernel with ctx.can; admins hold it through "*").
  * The kernel checks one permission per command (market:read for /model), so the plugin checks
  * the sub-command itself.
  */
@@ -79,7 +79,6 @@ export const mlConfig = z
     /** a forecast may contribute to a signal only at or above this confidence (max(P(up), 1 − P(up))) */
     gate: z.number().min(0.5).max(1).default(0.8),
     /** roles that may /model train (the ml:train permission) */
-    trainRoles: z.array(z.string().min(1)).default(['admin']),
     /** candles read for training (newest; gaps split them into runs) */
     history: z.number().int().min(200).max(100_000).default(5000),
     /** contiguous candles read for a forecast (indicators settle over them) */
@@ -260,15 +259,14 @@ export default definePlugin({
     };
 
     const train = async (
-      c: { principal: Principal; channel: Channel; fail: (m: string) => never },
+      c: { principal: Principal; channel: Channel; fail: (m: string) => never; can: (permission: string) => boolean },
       args: { symbol?: string | undefined; timeframe?: string | undefined; horizon?: string | undefined },
     ): Promise<Reply> => {
       const by = who(c.principal);
-      if (!c.principal.roles.some((r) => cfg.trainRoles.includes(r))) {
-        ctx.audit({ kind: 'ml.train', by, allowed: false, reason: `roles ${c.principal.roles.join(', ') || 'none'} not in trainRoles` });
-        return c.fail(
-          `Not allowed: /model train needs ${TRAIN_PERMISSION} (roles ${cfg.trainRoles.join(', ')}); ${c.principal.displayName} has ${c.principal.roles.length > 0 ? `roles ${c.principal.roles.join(', ')}` : 'no roles'}.`,
-        );
+      // the kernel checks (and audits) the extra permission: /model itself is market:read
+      if (!c.can(TRAIN_PERMISSION)) {
+        ctx.audit({ kind: 'ml.train', by, allowed: false, reason: `${TRAIN_PERMISSION} not granted` });
+        return c.fail(`Not allowed: /model train needs ${TRAIN_PERMISSION}; ${c.principal.displayName} has ${c.principal.roles.length > 0 ? `roles ${c.principal.roles.join(', ')}` : 'no roles'}.`);
       }
       if (job?.state === 'running') return c.fail(`already training ${job.label} (${progressLine(job.progress)}): one training at a time — /model status`);
       const t = await target3(args.symbol, args.timeframe, args.horizon, c.fail);
@@ -334,7 +332,7 @@ export default definePlugin({
         summary: 'ML direction models: status (backend, training, saved models), train (admins), evaluate (walk-forward vs baselines)',
         description:
           '/model status | /model train [symbol] [timeframe] [horizon] | /model evaluate [symbol] [timeframe] [horizon]. Defaults: ' +
-          `${cfg.symbol} ${cfg.timeframe} ${cfg.horizon}. Training needs ${TRAIN_PERMISSION} (roles ${cfg.trainRoles.join(', ')}).`,
+          `${cfg.symbol} ${cfg.timeframe} ${cfg.horizon}. Training needs ${TRAIN_PERMISSION}.`,
         args: {
           action: arg.choice(['status', 'train', 'evaluate'] as const).default('status'),
           symbol: arg.symbol().optional().describe(`default ${cfg.symbol}`),

@@ -84,8 +84,8 @@ describe('/model status, permissions and training in a worker thread', () => {
   });
 
   it('/model train needs ml:train: a viewer and a trader are refused, the admin starts it, a second one waits', () => {
-    expect(transcript.trainVic).toContain('Not allowed: /model train needs ml:train (roles admin); Vic Viewer has roles viewer.');
-    expect(transcript.trainTom).toContain('Not allowed: /model train needs ml:train (roles admin); Tom Trader has roles trader.');
+    expect(transcript.trainVic).toContain('Not allowed: /model train needs ml:train; Vic Viewer has roles viewer.');
+    expect(transcript.trainTom).toContain('Not allowed: /model train needs ml:train; Tom Trader has roles trader.');
     expect(transcript.train).toMatch(/Training started: LSTM and GRU on BTC\/USDT 1h \(binance\), direction over 1h \(1 candle\) — 5,482 candles 2020-12-01 00:00 UTC → 2021-07-17 20:00 UTC \(6 gaps\), [\d,]+ labelled samples; walk-forward 3 folds × 150 test samples/);
     expect(transcript.train).toContain('In a worker thread: /model status shows progress.');
     expect(transcript.statusDuring).toMatch(/training\s+BTC\/USDT 1h → 1h: \d+ % — /);

@@ -17,6 +17,11 @@ export interface CommandContext<Args> {
   signal: AbortSignal;
   /** stop with a message for the person (a UserError) */
   fail(message: string): never;
+  /**
+   * Whether this person holds another permission here (roles, channel rules), audited — for a
+   * sub-command that needs more than the command's own permission (`/model train` needs ml:train).
+   */
+  can(permission: string): boolean;
 }
 
 /**

@@ -349,6 +349,11 @@ export class Dispatcher {
       fail(message: string): never {
         throw new UserError(message);
       },
+      can: (permission: string): boolean => {
+        const decision = this.d.permissions.check(principal, permission, channel);
+        this.d.audit.append({ kind: 'decision', msg: messageId, command: cmd.spec.name, permission, allowed: decision.allowed, reason: decision.reason, actor: principal.person, sub: true });
+        return decision.allowed;
+      },
     };
     if (approvedBy) ctx.approvedBy = approvedBy;
     return ctx as CommandContext<never>;
