@@ -230,7 +230,7 @@ export class PaperBroker implements Broker {
     const cached = this.orders.get(id);
     if (cached !== undefined) return cached;
     const rec = await this.db.order(id);
-    if (rec !== undefined) this.orders.set(id, rec);
+    if (rec !== undefined && (rec.state === 'acknowledged' || rec.state === 'partially-filled')) this.orders.set(id, rec);
     return rec;
   }
 
@@ -249,7 +249,10 @@ export class PaperBroker implements Broker {
       throw e;
     }
     if (w.moved) this.account = w.acc;
-    this.orders.set(w.rec.id, w.rec);
+    // only resting orders stay in memory (polls read them); a finished one is read from the store
+    // if ever asked again, so a long-running desk does not keep every order it ever filled
+    if (w.rec.state === 'acknowledged' || w.rec.state === 'partially-filled') this.orders.set(w.rec.id, w.rec);
+    else this.orders.delete(w.rec.id);
   }
 
   private async context(exchange: string, symbol: string): Promise<Ctx> {
