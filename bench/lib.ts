@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 /** Shared types and helpers for `npm run bench`. */
 
 export interface Metric {
@@ -95,4 +98,18 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+/**
+ * The recorded market data (../shared/data, or DESKBOT_MARKET_DIR) with `needs` in it (a file
+ * inside it, SOURCES.md by default), or a clear error naming the benchmark: never invented data.
+ */
+export function recordedDataDir(benchmark: string, needs = 'SOURCES.md'): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const env = process.env.DESKBOT_MARKET_DIR;
+  const dir = env ? path.resolve(root, env) : path.resolve(root, '../shared/data');
+  if (!existsSync(path.join(dir, needs))) {
+    throw new Error(`recorded market data not found at ${dir} (${needs} missing): the ${benchmark} benchmark needs ../shared/data or DESKBOT_MARKET_DIR`);
+  }
+  return dir;
 }

@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { recordedDataDir } from '../lib.js';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runEngine } from '../../src/backtest/engine.js';
 import { backtestCandles, type CandlesInput, type RunSettings } from '../../src/backtest/run.js';
 import { decideAll, fromSignalStrategy, smaCross } from '../../src/backtest/strategy.js';
@@ -25,17 +25,11 @@ import type { Benchmark, Metric } from '../lib.js';
  * (balanced: 13 rules with reasons, the code /signal runs) on the BTC/USDT 1h series.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TARGET = 3_000_000;
 const HOUR = 3_600_000;
 
 function marketDir(): string {
-  const env = process.env.DESKBOT_MARKET_DIR;
-  const dir = env ? path.resolve(REPO_ROOT, env) : path.resolve(REPO_ROOT, '../shared/data');
-  if (!existsSync(path.join(dir, 'SOURCES.md'))) {
-    throw new Error(`recorded market data not found at ${dir} (SOURCES.md missing): the backtest benchmark needs ../shared/data or DESKBOT_MARKET_DIR`);
-  }
-  return dir;
+  return recordedDataDir('backtest');
 }
 
 function median(xs: number[]): number {

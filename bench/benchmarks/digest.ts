@@ -1,8 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Keyv from 'keyv';
 import OpenAI from 'openai';
 import { pino } from 'pino';
@@ -18,7 +17,7 @@ import { readSecrets } from '../../src/kernel/config/secrets.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { createLlm, llmConfigSchema } from '../../src/llm/index.js';
 import { answers, startFakeOpenAI } from '../../tests/fakes/openai/index.js';
-import { percentile, type Benchmark, type Metric } from '../lib.js';
+import { percentile, type Benchmark, type Metric, recordedDataDir } from '../lib.js';
 
 /**
  * Digests and the LLM governor:
@@ -29,13 +28,9 @@ import { percentile, type Benchmark, type Metric } from '../lib.js';
  *   chat completion sent with the bare openai SDK, both against the local fake endpoint.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function marketDir(): string {
-  const env = process.env.DESKBOT_MARKET_DIR;
-  const dir = env ? path.resolve(REPO_ROOT, env) : path.resolve(REPO_ROOT, '../shared/data');
-  if (!existsSync(path.join(dir, 'SOURCES.md'))) throw new Error(`recorded market data not found at ${dir}: the digest benchmark needs ../shared/data or DESKBOT_MARKET_DIR`);
-  return dir;
+  return recordedDataDir('digest');
 }
 
 async function digestBuild(): Promise<Metric[]> {

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { recordedDataDir } from '../lib.js';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseCandleCsv } from '../../src/market/replay/csv.js';
 import { applyHmm, buildModel, FEATURE_COUNT, featureSeries, fitHmmOn, fitModel, fitScaler, loadTf, mcDropout, MODEL_KINDS, samplesOf, sequences } from '../../src/ml/index.js';
 import type { Benchmark, Metric } from '../lib.js';
@@ -18,16 +18,12 @@ import type { Benchmark, Metric } from '../lib.js';
  * (4 folds + 1) × 2 models × 4 epochs of 1,500 samples, each about 30 % of one of these epochs).
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SAMPLES = 5000;
 const L = 24;
 const EPOCHS = 2;
 
 function marketDir(): string {
-  const env = process.env.DESKBOT_MARKET_DIR;
-  const dir = env ? path.resolve(REPO_ROOT, env) : path.resolve(REPO_ROOT, '../shared/data');
-  if (!existsSync(path.join(dir, 'SOURCES.md'))) throw new Error(`recorded market data not found at ${dir} (SOURCES.md missing): the ml benchmark needs ../shared/data or DESKBOT_MARKET_DIR`);
-  return dir;
+  return recordedDataDir('ml');
 }
 
 /** up to `want` scaled sequences (and labels) of a recorded 1h series, horizon one candle */

@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import risk from '../../plugins/risk/index.js';
 import { configSchema } from '../../src/kernel/config/schema.js';
 import { readSecrets } from '../../src/kernel/config/secrets.js';
 import type { Requester } from '../../src/kernel/index.js';
 import { Kernel } from '../../src/kernel/kernel.js';
-import { measureThroughput, percentile } from '../lib.js';
+import { measureThroughput, percentile, recordedDataDir } from '../lib.js';
 import type { Benchmark, Metric } from '../lib.js';
 
 /**
@@ -22,13 +20,9 @@ import type { Benchmark, Metric } from '../lib.js';
  *   paper fill), on the memory store and on the embedded SQLite store.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function marketDir(): string {
-  const env = process.env.DESKBOT_MARKET_DIR;
-  const dir = env ? path.resolve(REPO_ROOT, env) : path.resolve(REPO_ROOT, '../shared/data');
-  if (!existsSync(path.join(dir, 'SOURCES.md'))) throw new Error(`recorded market data not found at ${dir}: the orders benchmark needs ../shared/data or DESKBOT_MARKET_DIR`);
-  return dir;
+  return recordedDataDir('orders');
 }
 
 async function desk(store: 'memory' | 'sqlite'): Promise<{ kernel: Kernel; dir: string }> {

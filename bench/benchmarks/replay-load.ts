@@ -1,9 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseCandleCsv } from '../../src/market/replay/csv.js';
 import { createReplaySource } from '../../src/market/replay/replay-source.js';
-import { measureThroughput } from '../lib.js';
+import { measureThroughput, recordedDataDir } from '../lib.js';
 import type { Benchmark, Metric } from '../lib.js';
 
 /**
@@ -14,15 +13,9 @@ import type { Benchmark, Metric } from '../lib.js';
  *     then read and parse every 1h series from disk (OS page cache warm after the first pass).
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function marketDir(): string {
-  const env = process.env.DESKBOT_MARKET_DIR;
-  const dir = env ? path.resolve(REPO_ROOT, env) : path.resolve(REPO_ROOT, '../shared/data');
-  if (!existsSync(path.join(dir, 'binance_BTC-USDT_5m.csv'))) {
-    throw new Error(`recorded market data not found at ${dir} (binance_BTC-USDT_5m.csv missing); set DESKBOT_MARKET_DIR`);
-  }
-  return dir;
+  return recordedDataDir('replay-load', 'binance_BTC-USDT_5m.csv');
 }
 
 const MB = 1024 * 1024;

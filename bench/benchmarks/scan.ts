@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { recordedDataDir } from '../lib.js';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as TI from 'technicalindicators';
 import { parseCandleCsv } from '../../src/market/replay/csv.js';
 import { computeAll, hurst, INDICATOR_NAMES } from '../../src/ta/index.js';
@@ -23,7 +23,6 @@ import type { Benchmark, Metric } from '../lib.js';
  * the clock starts (what its users pass); ours run on the Float64Array columns.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SYMBOLS = 1500;
 const CANDLES = 1000;
 const HOUR = 3_600_000;
@@ -43,12 +42,7 @@ interface Plain {
 }
 
 function marketDir(): string {
-  const env = process.env.DESKBOT_MARKET_DIR;
-  const dir = env ? path.resolve(REPO_ROOT, env) : path.resolve(REPO_ROOT, '../shared/data');
-  if (!existsSync(path.join(dir, 'SOURCES.md'))) {
-    throw new Error(`recorded market data not found at ${dir} (SOURCES.md missing): the scan benchmark needs ../shared/data or DESKBOT_MARKET_DIR`);
-  }
-  return dir;
+  return recordedDataDir('scan');
 }
 
 /** every non-overlapping gapless CANDLES-window of every 1h file, oldest first within a file */

@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import signalsPlugin from '../../plugins/signals/index.js';
 import { configSchema } from '../../src/kernel/config/schema.js';
 import { readSecrets } from '../../src/kernel/config/secrets.js';
 import type { Reply } from '../../src/kernel/index.js';
 import { Kernel } from '../../src/kernel/kernel.js';
-import { measureThroughput } from '../lib.js';
+import { measureThroughput, recordedDataDir } from '../lib.js';
 import type { Benchmark, Metric } from '../lib.js';
 
 /**
@@ -21,15 +19,9 @@ import type { Benchmark, Metric } from '../lib.js';
  * For context: `/scan` over all 126 USDT pairs (200 candles each), p50 of 30 runs.
  */
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function marketDir(): string {
-  const env = process.env.DESKBOT_MARKET_DIR;
-  const dir = env ? path.resolve(REPO_ROOT, env) : path.resolve(REPO_ROOT, '../shared/data');
-  if (!existsSync(path.join(dir, 'binance_BTC-USDT_1h.csv'))) {
-    throw new Error(`recorded market data not found at ${dir} (binance_BTC-USDT_1h.csv missing); set DESKBOT_MARKET_DIR`);
-  }
-  return dir;
+  return recordedDataDir('signal', 'binance_BTC-USDT_1h.csv');
 }
 
 function check(r: Reply | null, what: string, expect: string): void {

@@ -171,21 +171,7 @@ export class OrderGateway implements OrderService {
 
     const broker = this.d.broker();
     const now = this.d.clock.now();
-    let order: Order = {
-      ...req,
-      id,
-      state: 'requested',
-      broker: this.d.mode,
-      requestedBy: who,
-      filled: 0,
-      avgPrice: null,
-      fees: 0,
-      feeCurrency: null,
-      fills: [],
-      createdAt: now,
-      updatedAt: now,
-      history: [{ state: 'requested', at: now }],
-    };
+    let order = this.newOrder(req, id, who, now);
     await this.record(order);
     if ('refused' in broker) return this.transition(order, 'rejected', { reason: broker.refused });
 
@@ -394,21 +380,7 @@ export class OrderGateway implements OrderService {
         continue;
       }
       const now = this.d.clock.now();
-      const order: Order = {
-        ...req,
-        id,
-        state: 'requested',
-        broker: this.d.mode,
-        requestedBy: by,
-        filled: 0,
-        avgPrice: null,
-        fees: 0,
-        feeCurrency: null,
-        fills: [],
-        createdAt: now,
-        updatedAt: now,
-        history: [{ state: 'requested', at: now, note: 'flatten: reduces a position, allowed while halted' }],
-      };
+      const order = this.newOrder(req, id, by, now, 'flatten: reduces a position, allowed while halted');
       await this.record(order);
       const checked = await this.transition(order, 'checked', { checks: [{ name: 'reduce-only', ok: true, detail: `closes ${p.amount} ${p.symbol}` }] });
       out.push(await this.send(broker, checked));
@@ -456,25 +428,8 @@ export class OrderGateway implements OrderService {
   private async refuse(req: OrderRequest, id: string, who: string, reason: string): Promise<Order> {
     if (!(await this.d.journal.claim(id))) return this.existing(id);
     const now = this.d.clock.now();
-    const order: Order = {
-      ...req,
-      id,
-      state: 'rejected',
-      broker: this.d.mode,
-      requestedBy: who,
-      filled: 0,
-      avgPrice: null,
-      fees: 0,
-      feeCurrency: null,
-      fills: [],
-      reason,
-      createdAt: now,
-      updatedAt: now,
-      history: [
-        { state: 'requested', at: now },
-        { state: 'rejected', at: now, note: reason },
-      ],
-    };
+    const fresh = this.newOrder(req, id, who, now);
+    const order: Order = { ...fresh, state: 'rejected', reason, history: [...fresh.history, { state: 'rejected', at: now, note: reason }] };
     await this.record(order);
     return order;
   }
@@ -487,6 +442,25 @@ export class OrderGateway implements OrderService {
       await new Promise((r) => setTimeout(r, 10));
     }
     throw new Error(`order ${id} was claimed but never journaled`);
+  }
+
+  /** a just-requested order: nothing filled yet, its first history line */
+  private newOrder(req: OrderRequest, id: string, who: string, now: number, note?: string): Order {
+    return {
+      ...req,
+      id,
+      state: 'requested',
+      broker: this.d.mode,
+      requestedBy: who,
+      filled: 0,
+      avgPrice: null,
+      fees: 0,
+      feeCurrency: null,
+      fills: [],
+      createdAt: now,
+      updatedAt: now,
+      history: [note === undefined ? { state: 'requested', at: now } : { state: 'requested', at: now, note }],
+    };
   }
 
   private apply(order: Order, update: BrokerUpdate): Promise<Order> {
