@@ -64,6 +64,9 @@ export const soak: Benchmark = {
     const kernel = await Kernel.start({ config, secrets: readSecrets({}), logger: pino({ level: 'silent' }), plugins: [market, signals, regimes, risk, execution, digest], discover: false });
     const lag = monitorEventLoopDelay({ resolution: 10 });
     const rss: Array<[number, number]> = [];
+    // with node --expose-gc: the JS heap after a full collection, to tell a leak from native memory
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const heap: Array<[number, number]> = [];
     let sent = 0;
     let errors = 0;
     try {
@@ -85,6 +88,10 @@ export const soak: Benchmark = {
         }
         if (lagStarted && now - lastSample >= 5_000) {
           rss.push([(now - t0) / 60_000, process.memoryUsage().rss / 2 ** 20]);
+          if (gc) {
+            gc();
+            heap.push([(now - t0) / 60_000, process.memoryUsage().heapUsed / 2 ** 20]);
+          }
           lastSample = now;
         }
         next += 1000 / rate;
@@ -102,6 +109,7 @@ export const soak: Benchmark = {
       { name: 'soak.rss-growth', value: slope(rss), unit: 'MiB/min' },
       { name: 'soak.rss-end', value: rss.at(-1)?.[1] ?? NaN, unit: 'MiB' },
       { name: 'soak.event-loop-lag.p99', value: lag.percentile(99) / 1e6, unit: 'ms' },
+      ...(heap.length > 1 ? [{ name: 'soak.heap-after-gc-growth', value: slope(heap), unit: 'MiB/min' }] : []),
     ];
   },
 };
