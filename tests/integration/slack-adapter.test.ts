@@ -412,8 +412,13 @@ describe('Slack adapter: Socket Mode', () => {
     const first = await fake.mention({ user: TOM.id, channel: DESK, text: '<@U0BOT> price eth' });
     await fake.mention({ user: TOM.id, channel: DESK, text: '<@U0BOT> price eth', event_id: first.eventId }, { retryNum: 1, retryReason: 'timeout' });
     await fake.mention({ user: TOM.id, channel: DESK, text: '<@U0BOT> price sol' });
+    // mentions are handled concurrently: wait for both answers, whichever comes first
     await fake.waitFor(() => fake.messages.find((m) => sectionTexts(m)[0]?.includes('SOL/USDT')));
+    await fake.waitFor(() => fake.messages.find((m) => sectionTexts(m)[0]?.includes('ETH/USDT')));
     expect(fake.messages.filter((m) => sectionTexts(m)[0]?.includes('ETH/USDT'))).toHaveLength(1);
+    // the retried envelope never reached a decision: two /price decisions for three envelopes
+    const decisions = (await desk.kernel.audit.tail(100)).filter((a) => a.kind === 'decision' && a.command === 'price');
+    expect(decisions).toHaveLength(2);
   });
 
   it('when Slack recycles the connection the client reconnects and keeps working; stop() closes it', async () => {
