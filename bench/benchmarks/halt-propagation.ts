@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +8,7 @@ import { configSchema } from '../../src/kernel/config/schema.js';
 import { readSecrets } from '../../src/kernel/config/secrets.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { openStore } from '../../src/kernel/store.js';
+import { PrivateRedis } from '../../tests/helpers/private-redis.js';
 import { percentile, type Benchmark, type Metric } from '../lib.js';
 
 /**
@@ -19,44 +18,11 @@ import { percentile, type Benchmark, type Metric } from '../lib.js';
  * Uses REDIS_URL, else starts a throwaway redis-server on a free loopback port.
  */
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
+/** REDIS_URL, else a throwaway redis-server on a free loopback port */
 async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => undefined };
-  const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const failed = new Promise<never>((_, reject) => child.once('error', (e) => reject(new Error(`redis-server would not start (${e.message}): install it or set REDIS_URL`))));
-  const up = (async () => {
-    for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((r) => {
-        const c = net.connect(port, '127.0.0.1', () => {
-          c.end();
-          r(true);
-        });
-        c.once('error', () => r(false));
-      });
-      if (ok) return;
-      await sleep(50);
-    }
-    throw new Error('redis-server did not listen within 5 s');
-  })();
-  await Promise.race([up, failed]);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  const r = await PrivateRedis.start({ persistent: false });
+  return { url: r.url, stop: () => r.destroy() };
 }
 
 async function instance(url: string, prefix: string, name: string, dir: string): Promise<Kernel> {

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -14,6 +13,7 @@ import { Kernel } from '../../src/kernel/kernel.js';
 import { startFakeExchange, type FakeExchange } from '../fakes/exchange/index.js';
 import { recordedCandles, sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
+import { PrivateRedis } from '../helpers/private-redis.js';
 import { storeFixtures } from '../helpers/stores.js';
 
 /**
@@ -238,14 +238,13 @@ describe('/readyz', () => {
   });
 
   it('goes unready naming "store" when its Redis stops, and ready again when Redis is back', { timeout: 60_000 }, async () => {
-    const port = await freePort();
-    let redis = await startRedis(port);
-    stores.cleanups.push(() => stopRedis(redis)); // runs after the store is closed
-    const store = await stores.open('redis', { redisUrl: `redis://127.0.0.1:${port}` });
+    const redis = await PrivateRedis.start({ persistent: false });
+    stores.cleanups.push(() => redis.destroy()); // runs after the store is closed
+    const store = await stores.open('redis', { redisUrl: redis.url });
     const d = await desk({ store });
     expect((await get(d.kernel, '/readyz')).status).toBe(200);
 
-    await stopRedis(redis);
+    await redis.stop();
     const down = await get(d.kernel, '/readyz');
     expect(down.status).toBe(503);
     expect(down.json.failing).toContain('store');
@@ -254,7 +253,7 @@ describe('/readyz', () => {
     // the halt state cannot be read: the gauge says halted, as the gateway would act
     expect(value((await get(d.kernel, '/metrics')).text, 'deskbot_halted')).toBe(1);
 
-    redis = await startRedis(port);
+    await redis.start();
     // the client reconnects with a backoff of at most 2 s
     await vi.waitFor(
       async () => {
@@ -361,51 +360,3 @@ describe('exchange errors and circuit states (live market on the fake exchange)'
     expect(value(t, 'deskbot_exchange_errors_total{exchange="binance",kind="circuit-open"}')).toBe(1);
   });
 });
-
-// ---------------------------------------------------------------- a private redis-server
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** redis-server on `port`, without persistence, once it answers PING */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-    if (await ping(port)) return child;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server did not answer on port ${port}`);
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (b: Buffer) => done(b.toString().startsWith('+PONG')));
-  });
-}
