@@ -1,3 +1,4 @@
+import type { WritableLike } from './io.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -58,10 +59,6 @@ export const BACKTEST_USAGE = `usage: deskbot backtest <strategy> <symbol> [opti
 Decisions are made on each candle's close and fill at the next candle's open, net of the paper
 broker's fees and slippage, next to buy-and-hold on the same candles.`;
 
-export interface WritableLike {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-}
 
 export interface BacktestCliDeps {
   env: NodeJS.ProcessEnv;

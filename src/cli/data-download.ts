@@ -1,3 +1,4 @@
+import type { WritableLike } from './io.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -32,11 +33,6 @@ export const DATA_DOWNLOAD_USAGE = `usage: deskbot data download --symbols BTC/U
 
 An existing file is checked and extended from its last candle; rows are only ever appended.`;
 
-export interface WritableLike {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-  columns?: number;
-}
 
 export interface SourceFactoryArgs {
   exchange: string;
