@@ -107,7 +107,12 @@ export class AlertRouter {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly d: RouterDeps) {}
+  /** the desk's local HH:MM, for quiet hours (built once: an alert storm asks for every alert) */
+  private readonly localTime: Intl.DateTimeFormat;
+
+  constructor(private readonly d: RouterDeps) {
+    this.localTime = new Intl.DateTimeFormat('en-GB', { timeZone: d.timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  }
 
   get rules(): AlertsConfig['rules'] {
     return this.d.config.rules;
@@ -233,7 +238,7 @@ export class AlertRouter {
   private quiet(now: number): boolean {
     const q = this.d.config.quietHours;
     if (q === null) return false;
-    const hm = new Intl.DateTimeFormat('en-GB', { timeZone: this.d.timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(now));
+    const hm = this.localTime.format(new Date(now));
     // a window may wrap midnight (22:00 → 07:00)
     return q.from <= q.to ? hm >= q.from && hm < q.to : hm >= q.from || hm < q.to;
   }
