@@ -1,12 +1,10 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
-import { startAdapters } from '../../src/adapters/start.js';
-import { configSchema, type DeskbotConfig } from '../../src/kernel/config/schema.js';
-import { readSecrets } from '../../src/kernel/config/secrets.js';
-import { Kernel } from '../../src/kernel/kernel.js';
+import { fileURLToPath } from 'node:url';
+import type { FromDesk, ToDesk } from '../adapters/desk-process.js';
 import { startFakeDiscord, type FakeDiscord, type FakeUser as DiscordUser } from '../../tests/fakes/discord/index.js';
 import { FakeSlack } from '../../tests/fakes/slack/server.js';
 import { FakeTelegram, privateChat, type FakeUser as TelegramUser } from '../../tests/fakes/telegram/index.js';
@@ -14,9 +12,12 @@ import { percentile, type Benchmark, type Metric } from '../lib.js';
 
 /**
  * Round trip through each chat adapter and its protocol fake (tests/fakes/<platform>), where the
- * real telegraf, Bolt and discord.js do the talking. One Kernel in-process with all three
- * adapters attached by startAdapters, as `deskbot start` attaches them (SQLite store, the
- * embedded default; audit on); 50 people in config, each with an id on every platform.
+ * real telegraf, Bolt and discord.js do the talking. The desk runs in its own process
+ * (bench/adapters/desk-process.ts): one Kernel with all three adapters attached by
+ * startAdapters, as `deskbot start` attaches them (SQLite store, the embedded default; audit
+ * on); 50 people in config, each with an id on every platform. The fakes and the people stay in
+ * this process, as the platforms are elsewhere in production: the figures are the desk's, not
+ * the fakes' parsing queued on the same event loop.
  *
  * Load: the 50 people at once, each sending 40 × /whoami one after the other (the next as soon
  * as the previous is answered, no think time): 2,000 commands per platform, after an untimed
@@ -40,9 +41,9 @@ import { percentile, type Benchmark, type Metric } from '../lib.js';
  *    reply (type 4) reaches the fake. Were it deferred (type 5), the sample would run until the
  *    edit with the reply; deferrals are counted.
  *
- * Everything shares one event loop (the fakes, the SDKs, the kernel), so under load each
- * command also waits for the others' work on both sides of the wire: the load figures are
- * queueing on one process (see `throughput`), the solo figures the cost of one round trip.
+ * Under load each command waits for the 49 others' work in the desk (and the fakes' in this
+ * process): the load figures are queueing (see `throughput`), the solo figures the cost of one
+ * round trip. The machine has 2 cores; each side has one event loop.
  */
 
 const USERS = 50;
@@ -84,8 +85,9 @@ interface Fakes {
   discord: FakeDiscord;
 }
 
-function benchConfig(dataDir: string, f: Fakes): DeskbotConfig {
-  return configSchema.parse({
+/** the desk's config input (the child parses it with the config schema, as the CLI does) */
+function benchConfig(dataDir: string, f: Fakes): Record<string, unknown> {
+  return {
     instance: 'bench-adapters',
     dataDir,
     log: { level: 'silent' },
@@ -101,7 +103,7 @@ function benchConfig(dataDir: string, f: Fakes): DeskbotConfig {
       slack: { mode: 'http', port: 0, apiUrl: f.slack.apiUrl },
       discord: { apiBase: f.discord.apiBase, guildId: f.discord.guild.id },
     },
-  });
+  };
 }
 
 /**
@@ -369,6 +371,73 @@ function discordDriver(dc: FakeDiscord): Driver {
   };
 }
 
+const DESK_ENTRY = fileURLToPath(new URL('../adapters/desk-process.ts', import.meta.url));
+/** the desk's start-up (tsx compiles on the fly) and shutdown, at most */
+const DESK_CAP_MS = 120_000;
+
+/** The desk in a child process (bench/adapters/desk-process.ts), started and stopped over IPC. */
+class DeskProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly platforms: string[],
+    readonly slackPort: number | undefined,
+  ) {}
+
+  static async start(config: Record<string, unknown>, env: Record<string, string>): Promise<DeskProcess> {
+    // e.g. BENCH_DESK_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the desk side
+    const extra = (process.env.BENCH_DESK_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = fork(DESK_ENTRY, [], { execArgv: ['--import', 'tsx', ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    try {
+      const ready = await DeskProcess.reply(child, { type: 'start', config, env }, 'ready');
+      if (ready.type !== 'ready') throw new Error('unreachable');
+      return new DeskProcess(child, ready.platforms, ready.slackPort);
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
+  }
+
+  /** send `msg` and wait for the answer of type `want`; the child dying or saying 'error' rejects */
+  private static reply(child: ChildProcess, msg: ToDesk, want: FromDesk['type']): Promise<FromDesk> {
+    return new Promise<FromDesk>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      const onMessage = (m: FromDesk): void => {
+        if (m.type !== want && m.type !== 'error') return;
+        done();
+        if (m.type === 'error') reject(new Error(`the desk process failed: ${m.message}`));
+        else resolve(m);
+      };
+      const onExit = (code: number | null, signal: string | null): void => {
+        done();
+        reject(new Error(`the desk process exited (${signal ?? `code ${String(code)}`}) before '${want}'`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`the desk process did not say '${want}' within ${DESK_CAP_MS / 1000} s`));
+      }, DESK_CAP_MS);
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+      child.send(msg);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    try {
+      await DeskProcess.reply(this.child, { type: 'stop' }, 'stopped');
+    } catch (e) {
+      this.child.kill('SIGKILL');
+      throw e;
+    }
+    await exited;
+  }
+}
+
 export const adapters: Benchmark = {
   name: 'adapters',
   description: `chat round trip per platform through the adapter and its protocol fake: ${USERS} people × ${PER_USER} /${COMMAND} at once (p50/p99, command at the fake → reply at the fake), then one person alone`,
@@ -384,18 +453,16 @@ export const adapters: Benchmark = {
       closers.push(() => discord.close());
       for (const p of people) discord.user(p.discord.id, p.discord.username);
 
-      const secrets = readSecrets({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DISCORD_BOT_TOKEN: discord.token });
-      const config = benchConfig(dir, { telegram, slack, discord });
-      const logger = pino({ level: 'silent' });
-      const kernel = await Kernel.start({ config, secrets, logger, plugins: [], discover: false });
-      closers.push(() => kernel.stop());
-      const connected = await startAdapters(kernel, config, secrets, logger);
-      if (connected.join(',') !== 'discord,slack,telegram') throw new Error(`adapters connected: ${connected.join(', ') || 'none'}; expected all three`);
-      // Slack calls the app's Request URL: the receiver's port is in its health detail
-      const slackDetail = kernel.adapterHealth().find((h) => h.platform === 'slack')?.detail ?? '';
-      const port = /on port (\d+)\//.exec(slackDetail)?.[1];
-      if (port === undefined) throw new Error(`no port in the Slack adapter's health: ${slackDetail}`);
-      slack.appUrl = `http://127.0.0.1:${port}/slack/events`;
+      const desk = await DeskProcess.start(benchConfig(dir, { telegram, slack, discord }), {
+        TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN,
+        SLACK_BOT_TOKEN,
+        SLACK_SIGNING_SECRET,
+        DISCORD_BOT_TOKEN: discord.token,
+      });
+      closers.push(() => desk.stop());
+      if (desk.platforms.join(',') !== 'discord,slack,telegram') throw new Error(`adapters connected: ${desk.platforms.join(', ') || 'none'}; expected all three`);
+      if (desk.slackPort === undefined) throw new Error("no port in the Slack adapter's health");
+      slack.appUrl = `http://127.0.0.1:${desk.slackPort}/slack/events`;
       // the bot's first long poll is held before anyone speaks
       await telegram.waitFor(() => telegram.received.includes('getUpdates'), 'the first long poll', 30_000);
 
@@ -409,7 +476,7 @@ export const adapters: Benchmark = {
       out.push(...(await measure('discord', discordDriver(discord))));
       return out;
     } finally {
-      // the kernel (and its adapters) first, then the fakes they talk to
+      // the desk (its kernel and adapters) first, then the fakes they talk to
       for (const close of closers.reverse()) await close().catch((e: unknown) => console.error(`adapters bench: cleanup failed: ${e instanceof Error ? e.message : String(e)}`));
       await rm(dir, { recursive: true, force: true });
     }
