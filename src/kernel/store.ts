@@ -105,9 +105,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<KernelStore> {
 
 /**
  * Set `key` to `value` with a TTL only if it is absent (or expired); true if this call set it.
- * Atomic across instances on Redis (SET NX PX on the namespace's own client); on SQLite and memory
- * it is atomic within this process (a per-namespace lock), which is all those kinds serve — a
- * SQLite file belongs to one deskbot process.
+ * Atomic across instances on Redis (SET NX PX on the namespace's own client) and on SQLite (one
+ * INSERT … ON CONFLICT DO UPDATE … WHERE expired statement); on memory it is atomic within this
+ * process (a per-namespace lock), which is all that kind serves.
  */
 export async function setIfAbsent(kv: Keyv, key: string, value: unknown, ttlMs: number): Promise<boolean> {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new Error(`setIfAbsent: ttlMs must be > 0 (got ${ttlMs})`);
@@ -291,7 +291,22 @@ async function openSqlite(opts: OpenStoreOptions): Promise<KernelStore> {
       adapter.query('PRAGMA synchronous=NORMAL').catch(() => undefined);
       adapters.set(name, adapter);
       // Keyv prefixes keys with "name:" and sets adapter.namespace, which scopes clear() to that prefix.
-      return new Keyv({ store: adapter, namespace: name, throwOnErrors: true });
+      const kv = new Keyv({ store: adapter, namespace: name, throwOnErrors: true });
+      // One statement instead of get + set under a lock: a dedupe claim per message is one round
+      // trip to the connection, and concurrent claims no longer queue behind each other. A row
+      // whose Keyv envelope has expired is taken over, as kv.get would treat it as absent.
+      atomicSetters.set(kv, async (key, serialized) => {
+        const stored = key.startsWith(`${name}:`) ? key : `${name}:${key}`;
+        const rows: unknown = await adapter.query(
+          `INSERT INTO ${SQLITE_TABLE} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value ` +
+            `WHERE json_valid(${SQLITE_TABLE}.value) AND json_extract(${SQLITE_TABLE}.value, '$.expires') < ? RETURNING key`,
+          stored,
+          serialized,
+          Date.now(),
+        );
+        return Array.isArray(rows) && rows.length === 1;
+      });
+      return kv;
     },
     sweep,
     async () => {

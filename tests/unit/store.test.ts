@@ -96,6 +96,18 @@ describe.each<StoreKind>(['memory', 'sqlite', 'redis'])('%s store', (kind) => {
     expect(await kv.get('key')).toBe(2);
   });
 
+  it('setIfAbsent() keeps an entry that never expires, and looks only in its own namespace', async () => {
+    const store = await open(kind);
+    const kv = store.namespace('once');
+    await kv.set('forever', 'first');
+    expect(await setIfAbsent(kv, 'forever', 'second', 60_000)).toBe(false);
+    expect(await kv.get('forever')).toBe('first');
+    await store.namespace('other').set('shared-name', 'elsewhere');
+    expect(await setIfAbsent(kv, 'shared-name', 'here', 60_000)).toBe(true);
+    expect(await kv.get('shared-name')).toBe('here');
+    expect(await store.namespace('other').get('shared-name')).toBe('elsewhere');
+  });
+
   it('rejects namespace names that could alias others', async () => {
     const store = await open(kind);
     for (const bad of ['', 'Signals', 'a_b', 'a%', 'a:b', 'a*', '1abc']) {
