@@ -35,8 +35,8 @@ import { percentile, type Benchmark, type Metric } from '../lib.js';
  *    getUpdates when none is held at that moment. `telegram.handed.*` is the part after the
  *    getUpdates answer that carried the update (stamped by wrapping the fake's queue).
  *  - slack: HTTP receiver mode; the signed slash-command POST leaves the fake (each person in a
- *    DM with the app) → chat.postMessage reaches the fake. Bolt acks at once; the ack is not
- *    the reply.
+ *    DM with the app) → the reply reaches the fake: in the HTTP answer (the acknowledgement
+ *    carries a reply ready within answerInAckMs, counted in `in_ack`) or by chat.postMessage.
  *  - discord: INTERACTION_CREATE sent on the gateway → the interaction callback carrying the
  *    reply (type 4) reaches the fake. Were it deferred (type 5), the sample would run until the
  *    edit with the reply; deferrals are counted.
@@ -285,13 +285,16 @@ function slackDriver(slack: FakeSlack): Driver {
   let stop = false;
   let sent = 0;
   let acked = 0;
+  /** replies that came in the slash command's acknowledgement (the rest by chat.postMessage) */
+  let inAck = 0;
   const listening = slack.waitFor(
     () => {
       const now = performance.now();
       for (; seen < slack.messages.length; seen++) {
         const m = slack.messages[seen];
         if (m === undefined) continue;
-        if (m.via !== 'chat.postMessage' || m.blocks.length === 0) inbox.fail(`a reply by ${m.via} with ${m.blocks.length} blocks`);
+        if ((m.via !== 'ack' && m.via !== 'chat.postMessage') || m.blocks.length === 0) inbox.fail(`a reply by ${m.via} with ${m.blocks.length} blocks`);
+        if (m.via === 'ack') inAck++;
         inbox.arrive(m.channel, now, JSON.stringify(m.blocks));
       }
       return stop;
@@ -314,7 +317,7 @@ function slackDriver(slack: FakeSlack): Driver {
       await listening.catch(() => undefined);
       if (inbox.unexpected > 0) throw new Error(`slack: ${inbox.unexpected} replies nobody was waiting for`);
       if (acked !== sent) throw new Error(`slack: ${acked} of ${sent} slash commands acknowledged`);
-      return [];
+      return [{ name: 'adapters.slack.in_ack', value: inAck, unit: 'replies' }];
     },
   };
 }

@@ -242,9 +242,10 @@ function expectTelegramPriceReply(m: SentMessage): void {
   expect(m.text.slice(pre?.offset, (pre?.offset ?? 0) + (pre?.length ?? 0))).toMatch(/BTC\/USDT \(binance\)\s+[\d,.]+/);
 }
 
-/** /price BTC/USDT on Slack: Block Kit, the grid as a code block in a section */
+/** /price BTC/USDT on Slack: Block Kit in the command's acknowledgement, for the channel; the grid as a code block in a section */
 function expectSlackPriceReply(m: PostedMessage): void {
-  expect(m.via).toBe('chat.postMessage');
+  expect(m.via).toBe('ack');
+  expect(m.user).toBeUndefined();
   const [grid] = slackSections(m);
   expect(grid).toMatch(/^```\n[\s\S]*symbol\s+last\s+24h/);
   expect(grid).toMatch(/BTC\/USDT \(binance\)\s+[\d,.]+/);

@@ -6,7 +6,7 @@ import risk from '../../plugins/risk/index.js';
 import { createSlackAdapter, SlackAdapter } from '../../src/adapters/slack/index.js';
 import { SECTION_LIMIT } from '../../src/adapters/slack/render.js';
 import { readSecrets } from '../../src/kernel/config/secrets.js';
-import { block, type Reply } from '../../src/kernel/reply.js';
+import { block, defineCommand, definePlugin, reply, type Reply } from '../../src/kernel/index.js';
 import { FakeSlack } from '../fakes/slack/server.js';
 import type { PostedMessage } from '../fakes/slack/web-api.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
@@ -26,6 +26,31 @@ const TOM = { id: 'U_TOM', username: 'tom' };
 const ANN = { id: 'U_ANN', username: 'ann' };
 const STRANGER = { id: 'U_STRANGER', username: 'stranger' };
 const DESK = 'C0DESK';
+
+/** a gate the /slow command waits on, so a test decides when the kernel answers */
+let openGate: () => void = () => undefined;
+let gate: Promise<void> = Promise.resolve();
+function closeGate(): void {
+  gate = new Promise((resolve) => (openGate = resolve));
+}
+
+const probe = definePlugin({
+  name: 'slack-probe',
+  version: '0.0.0',
+  setup(ctx) {
+    ctx.command(
+      defineCommand({
+        name: 'slow',
+        summary: 'Answers when the test opens the gate',
+        permission: null,
+        handler: async () => {
+          await gate;
+          return reply.text('finally done', 'ok');
+        },
+      }),
+    );
+  },
+});
 
 interface Rig {
   fake: FakeSlack;
@@ -58,15 +83,16 @@ function deskConfig(): ReturnType<typeof testConfig> {
 
 const APP_TOKEN = 'xapp-1-A0DESKBOT-3333-socket-test-token';
 
-async function rig(opts: { mode?: 'http' | 'socket'; appToken?: string } = {}): Promise<Rig> {
+/** answerInAckMs: the product's default (2 s) unless a test needs every reply posted (0) */
+async function rig(opts: { mode?: 'http' | 'socket'; appToken?: string; answerInAckMs?: number } = {}): Promise<Rig> {
   const mode = opts.mode ?? 'http';
   const fake = await FakeSlack.start({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, appToken: APP_TOKEN });
   fake.via = mode;
-  const desk = await startDesk({ plugins: [market, risk, execution], config: deskConfig() });
+  const desk = await startDesk({ plugins: [market, risk, execution, probe], config: deskConfig() });
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (l: string) => void logs.push(l) });
   const adapter = new SlackAdapter({
-    config: { enabled: true, mode, port: 0, apiUrl: fake.apiUrl },
+    config: { enabled: true, mode, port: 0, apiUrl: fake.apiUrl, answerInAckMs: opts.answerInAckMs ?? 2000 },
     botToken: BOT_TOKEN,
     ...(mode === 'http' ? { signingSecret: SIGNING_SECRET } : { appToken: opts.appToken ?? APP_TOKEN }),
     logger,
@@ -104,7 +130,7 @@ describe('Slack adapter: start, health and the factory', () => {
     rigs.push({ fake, desk, adapter: undefined as unknown as SlackAdapter, logs: [] });
     const wrong = 'xoxb-9999-wrong-token-value';
     const adapter = new SlackAdapter({
-      config: { enabled: true, mode: 'http', port: 0, apiUrl: fake.apiUrl },
+      config: { enabled: true, mode: 'http', port: 0, apiUrl: fake.apiUrl, answerInAckMs: 2000 },
       botToken: wrong,
       signingSecret: SIGNING_SECRET,
       logger: pino({ level: 'silent' }),
@@ -122,7 +148,7 @@ describe('Slack adapter: start, health and the factory', () => {
 
   it('createSlackAdapter: null without SLACK_BOT_TOKEN or when disabled; a clear error when the mode lacks its secret', () => {
     const logger = pino({ level: 'silent' });
-    const http = { enabled: true, mode: 'http' as const, port: 0, apiUrl: null };
+    const http = { enabled: true, mode: 'http' as const, port: 0, apiUrl: null, answerInAckMs: 2000 };
     expect(createSlackAdapter({ config: http, secrets: readSecrets({}), logger })).toBeNull();
     expect(createSlackAdapter({ config: { ...http, enabled: false }, secrets: readSecrets({ SLACK_BOT_TOKEN: BOT_TOKEN }), logger })).toBeNull();
     expect(() => createSlackAdapter({ config: http, secrets: readSecrets({ SLACK_BOT_TOKEN: BOT_TOKEN }), logger })).toThrow(/SLACK_SIGNING_SECRET is not set/);
@@ -136,12 +162,15 @@ describe('Slack adapter: start, health and the factory', () => {
 });
 
 describe('Slack adapter: commands in, Block Kit out', () => {
-  it('/price BTC/USDT: acknowledged at once, answered with a monospace table in a section block', async () => {
+  it('/price BTC/USDT: answered in the acknowledgement itself, in the channel, with a monospace table in a section block', async () => {
     const { fake } = await rig();
     const ack = await fake.slash({ command: '/price', text: 'BTC/USDT', user_id: TOM.id, channel_id: DESK });
-    // the ack is the HTTP answer itself: 200 and nothing shown yet
-    expect(ack).toEqual({ status: 200, body: '' });
-    const m = await fake.waitFor(() => fake.messages.find((x) => x.channel === DESK && x.via === 'chat.postMessage'));
+    // the reply is the HTTP answer to Slack's request: no Web API call at all
+    expect(ack.status).toBe(200);
+    expect(JSON.parse(ack.body)).toMatchObject({ response_type: 'in_channel' });
+    expect(fake.api.calls.filter((c) => c.method.startsWith('chat.'))).toHaveLength(0);
+    const m = await fake.waitFor(() => fake.messages.find((x) => x.channel === DESK && x.via === 'ack'));
+    expect(m.user).toBeUndefined(); // everyone in the channel sees it
     const [table] = sectionTexts(m);
     expect(table).toMatch(/^```\n/);
     expect(table).toMatch(/\n```$/);
@@ -149,6 +178,29 @@ describe('Slack adapter: commands in, Block Kit out', () => {
     expect(table).toContain('BTC/USDT (binance)');
     expect(m.text).toContain('BTC/USDT'); // the notification fallback
     expect(m.thread_ts).toBeUndefined();
+  });
+
+  it('with answerInAckMs 0 the command is acknowledged empty and answered with chat.postMessage', async () => {
+    const { fake } = await rig({ answerInAckMs: 0 });
+    expect(await fake.slash({ command: '/price', text: 'BTC/USDT', user_id: TOM.id, channel_id: DESK })).toEqual({ status: 200, body: '' });
+    const m = await fake.waitFor(() => fake.messages.find((x) => x.channel === DESK && x.via === 'chat.postMessage'));
+    expect(sectionTexts(m)[0]).toContain('BTC/USDT (binance)');
+    expect(fake.messages.filter((x) => x.via === 'ack')).toHaveLength(0);
+  });
+
+  it('a reply slower than answerInAckMs: the ack goes out empty in time, the reply is posted when it comes', async () => {
+    const { fake } = await rig({ answerInAckMs: 50 });
+    closeGate();
+    try {
+      // the ack (the HTTP answer) returns while the command is still waiting on the gate
+      expect(await fake.slash({ command: '/slow', user_id: TOM.id, channel_id: DESK })).toEqual({ status: 200, body: '' });
+      expect(fake.messages).toHaveLength(0);
+    } finally {
+      openGate();
+    }
+    const m = await fake.waitFor(() => fake.messages.find((x) => x.via === 'chat.postMessage'));
+    expect(sectionTexts(m)).toEqual([':white_check_mark: finally done']);
+    expect(fake.messages).toHaveLength(1);
   });
 
   it('app mentions: "@deskbot /price btc" and "@deskbot price btc" in a thread answer in that thread', async () => {
@@ -163,10 +215,11 @@ describe('Slack adapter: commands in, Block Kit out', () => {
     expect(sectionTexts(threaded)[0]).toContain('ETH/USDT (binance)');
   });
 
-  it("an unknown user's /halt is refused privately (chat.postEphemeral, with their Slack id) and audited", async () => {
+  it("an unknown user's /halt is refused privately (an ephemeral answer, with their Slack id) and audited", async () => {
     const { fake, desk } = await rig();
-    await fake.slash({ command: '/halt', text: 'testing', user_id: STRANGER.id, user_name: STRANGER.username, channel_id: DESK });
-    const m = await fake.waitFor(() => fake.messages.find((x) => x.via === 'chat.postEphemeral'));
+    const ack = await fake.slash({ command: '/halt', text: 'testing', user_id: STRANGER.id, user_name: STRANGER.username, channel_id: DESK });
+    expect(JSON.parse(ack.body)).toMatchObject({ response_type: 'ephemeral' });
+    const m = await fake.waitFor(() => fake.messages.find((x) => x.via === 'ack'));
     expect(m.user).toBe(STRANGER.id);
     expect(m.channel).toBe(DESK);
     const [text] = sectionTexts(m);
@@ -218,8 +271,13 @@ describe('Slack adapter: commands in, Block Kit out', () => {
     expect(JSON.stringify(after)).toContain('<@U_TOM> pressed *Confirm*');
   });
 
-  it('a slash command in a channel the bot is not in is answered through the response_url', async () => {
-    const { fake } = await rig();
+  it('a slash command in a channel the bot is not in: answered in the ack; posted, it goes through the response_url', async () => {
+    const inAck = await rig();
+    inAck.fake.api.notInChannel.add('C0OTHER');
+    await inAck.fake.slash({ command: '/price', text: 'btc', user_id: TOM.id, channel_id: 'C0OTHER' });
+    expect(inAck.fake.messages.map((x) => [x.via, x.channel])).toEqual([['ack', 'C0OTHER']]);
+
+    const { fake } = await rig({ answerInAckMs: 0 });
     fake.api.notInChannel.add('C0OTHER');
     await fake.slash({ command: '/price', text: 'btc', user_id: TOM.id, channel_id: 'C0OTHER' });
     const m = await fake.waitFor(() => fake.messages.find((x) => x.via === 'response_url'));
@@ -325,7 +383,7 @@ describe('Slack adapter: limits and faults', () => {
   });
 
   it('a 429 with Retry-After is waited out by the WebClient and the message delivered', async () => {
-    const { fake } = await rig();
+    const { fake } = await rig({ answerInAckMs: 0 });
     fake.api.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
     await fake.slash({ command: '/price', text: 'btc', user_id: TOM.id, channel_id: DESK });
     await fake.waitFor(() => fake.messages.find((m) => m.channel === DESK));
@@ -350,7 +408,7 @@ describe('Slack adapter: limits and faults', () => {
   });
 
   it('Slack staying down: post() gives up after bounded retries, kernel.post reports it, the desk keeps working', async () => {
-    const { fake, desk, logs } = await rig();
+    const { fake, desk, logs } = await rig({ answerInAckMs: 0 });
     fake.api.down({ status: 503 });
     const result = await desk.kernel.post(`slack:${DESK}`, { blocks: [block.text('digest')] });
     expect(result.ok).toBe(false);
@@ -395,8 +453,9 @@ describe('Slack adapter: Socket Mode', () => {
     expect(fake.socket.connected).toBe(1);
     expect(adapter.health()).toMatchObject({ connected: true });
     expect(adapter.health().detail).toContain('socket mode connected');
-    expect(await fake.slash({ command: '/price', text: 'BTC/USDT', user_id: TOM.id, channel_id: DESK })).toEqual({ status: 200, body: '' });
-    const m = await fake.waitFor(() => fake.messages.find((x) => x.channel === DESK));
+    const ack = await fake.slash({ command: '/price', text: 'BTC/USDT', user_id: TOM.id, channel_id: DESK });
+    expect(JSON.parse(ack.body)).toMatchObject({ response_type: 'in_channel' });
+    const m = await fake.waitFor(() => fake.messages.find((x) => x.channel === DESK && x.via === 'ack'));
     expect(sectionTexts(m)[0]).toMatch(/^```\n\s+symbol\s+last/);
     expect(sectionTexts(m)[0]).toContain('BTC/USDT (binance)');
   });

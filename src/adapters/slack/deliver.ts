@@ -1,4 +1,4 @@
-import { type RespondFn, webApi } from '@slack/bolt';
+import { type RespondArguments, type RespondFn, webApi } from '@slack/bolt';
 import type { Reply } from '../../kernel/index.js';
 import { escapeMrkdwn } from './mrkdwn.js';
 import { renderReply, type SlackMessagePart } from './render.js';
@@ -59,6 +59,22 @@ export class SlackSender {
       await to.respond({ response_type: ephemeral ? 'ephemeral' : 'in_channel', replace_original: false, text: part.text, blocks: part.blocks, ...thread });
     }
   }
+}
+
+/** A slash command's acknowledgement carrying the reply: Slack shows it as the command's answer. */
+export type AckMessage = RespondArguments & { response_type: 'in_channel' | 'ephemeral'; text: string };
+
+/**
+ * The reply as an acknowledgement's message, or null when it cannot be one: an image (an
+ * upload), several messages, or buttons (posted, so the press can retire them with chat.update).
+ * A private reply is ephemeral: only the asker sees it, as with chat.postEphemeral.
+ */
+export function ackMessage(reply: Reply): AckMessage | null {
+  const parts = renderReply(reply);
+  const only = parts[0];
+  if (parts.length !== 1 || only === undefined || only.kind !== 'message') return null;
+  if (only.blocks.some((b) => b.type === 'actions')) return null;
+  return { response_type: reply.private === true ? 'ephemeral' : 'in_channel', text: only.text, blocks: only.blocks };
 }
 
 /** The Web API's error code ("not_in_channel", "invalid_auth") of a failed call, if it was one. */

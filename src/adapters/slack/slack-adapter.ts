@@ -7,7 +7,7 @@ import type { Channel } from '../../kernel/auth/principal.js';
 import type { IncomingMessage } from '../../kernel/commands/dispatcher.js';
 import type { AdaptersConfig } from '../../kernel/config/schema.js';
 import type { Reply } from '../../kernel/reply.js';
-import { platformError, SlackSender, type Destination } from './deliver.js';
+import { ackMessage, platformError, SlackSender, type AckMessage, type Destination } from './deliver.js';
 import { channelOf, fromButton, fromMention, fromSlashCommand, threadOf, type MentionEvent } from './inbound.js';
 import { slackLogger } from './logger.js';
 import { escapeMrkdwn } from './mrkdwn.js';
@@ -49,8 +49,10 @@ export const SLACK_EVENTS_PATH = '/slack/events';
 /**
  * Slack through Bolt: slash commands, app mentions and button presses in; Block Kit out.
  * Socket Mode (SLACK_APP_TOKEN) or Bolt's HTTP receiver (SLACK_SIGNING_SECRET, which Bolt
- * verifies on every request). Commands are acknowledged at once (Slack wants an answer in 3 s)
- * and answered with chat.postMessage, or chat.postEphemeral for private replies.
+ * verifies on every request). A slash command whose reply is ready within answerInAckMs and is
+ * one plain message is answered in its acknowledgement (in_channel, or ephemeral for private
+ * replies); otherwise it is acknowledged empty in time (Slack wants the ack within 3 s) and
+ * answered with chat.postMessage, or chat.postEphemeral for private replies.
  */
 export class SlackAdapter implements ChatAdapter {
   readonly platform = 'slack';
@@ -114,6 +116,9 @@ export class SlackAdapter implements ChatAdapter {
       ...(who.bot_id !== undefined ? { botId: who.bot_id } : {}),
       logger: boltLog,
       clientOptions: clientOptions(),
+      // Bolt's conversation store keeps per-conversation state for apps that ask for it; the
+      // desk keeps its own state in the kernel, so the lookup on every event is pure cost
+      convoStore: false as const,
     };
     let app: App;
     if (mode === 'socket') {
@@ -201,8 +206,14 @@ export class SlackAdapter implements ChatAdapter {
   private listen(app: App): void {
     // every slash command of the manifest arrives here; the kernel knows which exist
     app.command(/^\/.+/, async ({ command, ack, respond }) => {
-      await ack();
-      await this.run(fromSlashCommand(command), { channel: command.channel_id, user: command.user_id, respond });
+      const answer = ackAnswer(ack, this.opts.config.answerInAckMs, (err) =>
+        this.log.warn({ err: { message: errorText(err) }, channel: command.channel_id }, 'slack ack failed'),
+      );
+      try {
+        await this.run(fromSlashCommand(command), { channel: command.channel_id, user: command.user_id, respond }, answer.withReply);
+      } finally {
+        await answer.empty();
+      }
     });
 
     app.event('app_mention', async ({ event, body }) => {
@@ -235,14 +246,19 @@ export class SlackAdapter implements ChatAdapter {
     });
   }
 
-  /** One message through the kernel and its reply to Slack; delivery failures are logged and audited, never thrown into Bolt. */
-  private run(msg: IncomingMessage, to: Destination): Promise<Reply | null> {
+  /**
+   * One message through the kernel and its reply to Slack; delivery failures are logged and
+   * audited, never thrown into Bolt. `inAck` (slash commands) may carry the reply in the
+   * request's acknowledgement instead; false means it did not, and the reply is posted.
+   */
+  private run(msg: IncomingMessage, to: Destination, inAck?: (reply: Reply) => Promise<boolean>): Promise<Reply | null> {
     const host = this.host;
     const sender = this.sender;
     if (!host || !sender || !this.accepting) return Promise.resolve(null);
     const task = (async (): Promise<Reply | null> => {
       const out = await host.handle(msg);
       if (out === null) return null;
+      if (inAck !== undefined && (await inAck(out))) return out;
       try {
         await sender.send(to, out);
       } catch (err) {
@@ -277,4 +293,45 @@ function withSlash(url: string): string {
 /** An error's message only: Web API errors carry request data we do not want in logs wholesale. */
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A slash command's acknowledgement, sent once: with the reply as its message when the reply is
+ * ready within `waitMs` and is one plain message (no images, no buttons: those are posted, so a
+ * press can retire them with chat.update), else empty — at `waitMs` at the latest, so Slack's
+ * 3 s limit holds. The reply in the ack saves a Web API call per command, works in channels the
+ * bot has not joined, and is not subject to chat.postMessage's per-channel rate limit.
+ */
+function ackAnswer(
+  ack: (body?: AckMessage) => Promise<void>,
+  waitMs: number,
+  onError: (err: unknown) => void,
+): { withReply(reply: Reply): Promise<boolean>; empty(): Promise<void> } {
+  let sent = false;
+  const send = async (body?: AckMessage): Promise<boolean> => {
+    if (sent) return false;
+    sent = true;
+    clearTimeout(timer);
+    try {
+      await ack(body);
+      return true;
+    } catch (err) {
+      onError(err);
+      return false;
+    }
+  };
+  const timer = setTimeout(() => void send(), waitMs);
+  return {
+    async withReply(reply) {
+      const body = waitMs > 0 ? ackMessage(reply) : null;
+      if (body === null) {
+        await send();
+        return false;
+      }
+      return send(body);
+    },
+    async empty() {
+      await send();
+    },
+  };
 }

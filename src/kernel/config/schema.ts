@@ -176,9 +176,15 @@ export const adaptersConfigSchema = z
         port: z.number().int().min(0).max(65535).default(3000),
         /** Web API base, e.g. https://slack.com/api/ (tests point Bolt's client at the fake) */
         apiUrl: url.nullable().default(null),
+        /**
+         * how long a slash command waits for its reply to travel in the acknowledgement itself
+         * (Slack wants the ack within 3 s, network included); a slower or richer reply (images,
+         * buttons, several messages) is acknowledged empty and posted. 0: always post.
+         */
+        answerInAckMs: z.number().int().min(0).max(2500).default(2000),
       })
       .strict()
-      .default({ enabled: true, mode: 'socket', port: 3000, apiUrl: null }),
+      .default({ enabled: true, mode: 'socket', port: 3000, apiUrl: null, answerInAckMs: 2000 }),
     discord: z
       .object({
         enabled: z.boolean().default(true),

@@ -89,10 +89,15 @@ export class FakeSlack {
     return `${this.baseUrl}/respond/${++this.responseSeq}?channel=${encodeURIComponent(channel)}`;
   }
 
-  slash(c: SlashCommandInput, o: SignOptions = {}): Promise<SentRequest> {
+  /** a slash command; a message in the app's acknowledgement is recorded as its answer (via 'ack') */
+  async slash(c: SlashCommandInput, o: SignOptions = {}): Promise<SentRequest> {
     const payload = slashCommandPayload(c, this.responseUrl(c.channel_id));
-    if (this.via === 'socket') return this.envelope('slash_commands', payload, o);
-    return this.send(new URLSearchParams(payload).toString(), 'application/x-www-form-urlencoded', o);
+    const res =
+      this.via === 'socket'
+        ? await this.envelope('slash_commands', payload, o)
+        : await this.send(new URLSearchParams(payload).toString(), 'application/x-www-form-urlencoded', o);
+    if (res.status === 200) this.api.acknowledged(c.channel_id, c.user_id, res.body);
+    return res;
   }
 
   /** an app_mention event_callback; returns the event_id so a test can deliver it again */

@@ -17,7 +17,8 @@ export interface ApiCall {
 }
 
 export interface PostedMessage {
-  via: 'chat.postMessage' | 'chat.postEphemeral' | 'response_url';
+  /** 'ack': the message a slash command's acknowledgement carried (Slack shows it as the answer) */
+  via: 'chat.postMessage' | 'chat.postEphemeral' | 'response_url' | 'ack';
   channel: string;
   ts: string;
   thread_ts?: string;
@@ -225,6 +226,34 @@ export class FakeWebApi {
     if (body['response_type'] === 'ephemeral') m.user = 'response_url';
     this.messages.push(m);
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    this.state.record();
+  }
+
+  /**
+   * A slash command was acknowledged with `body` (JSON; empty means no message). As Slack does,
+   * a body with text or blocks becomes the command's answer: in the channel for `in_channel`,
+   * for the asker alone otherwise (ephemeral is Slack's default). A body Slack would refuse is
+   * recorded as a failed call, not a message.
+   */
+  acknowledged(channel: string, user: string, raw: string): void {
+    if (raw.trim() === '') return;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      this.calls.push({ method: 'ack', args: { raw }, at: Date.now(), status: 400 });
+      return;
+    }
+    if (Object.keys(body).length === 0) return;
+    const blocks = Array.isArray(body['blocks']) ? (body['blocks'] as unknown[]) : [];
+    const type = body['response_type'] ?? 'ephemeral';
+    const ok = (type === 'in_channel' || type === 'ephemeral') && blocks.length <= 50 && (str(body['text']) !== '' || blocks.length > 0);
+    this.calls.push({ method: 'ack', args: body, at: Date.now(), status: ok ? 200 : 400 });
+    if (ok) {
+      const m: PostedMessage = { via: 'ack', channel, ts: this.nextTs(), text: str(body['text']), blocks: withBlockIds(blocks), updates: [] };
+      if (type === 'ephemeral') m.user = user;
+      this.messages.push(m);
+    }
     this.state.record();
   }
 
