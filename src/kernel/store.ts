@@ -4,6 +4,7 @@ import path from 'node:path';
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
 import KeyvSqlite from '@keyv/sqlite';
 import KeyvRedis, { createClient, type RedisClientType } from '@keyv/redis';
+import { SqliteClaims } from './sqlite-claims.js';
 
 /**
  * The kernel store: one Keyv per namespace on SQLite (embedded default), Redis (shared across
@@ -105,9 +106,10 @@ export async function openStore(opts: OpenStoreOptions): Promise<KernelStore> {
 
 /**
  * Set `key` to `value` with a TTL only if it is absent (or expired); true if this call set it.
- * Atomic across instances on Redis (SET NX PX on the namespace's own client) and on SQLite (one
- * INSERT … ON CONFLICT DO UPDATE … WHERE expired statement); on memory it is atomic within this
- * process (a per-namespace lock), which is all that kind serves.
+ * Atomic across instances on Redis (SET NX PX on the namespace's own client) and on SQLite (an
+ * INSERT … ON CONFLICT DO UPDATE … WHERE expired statement, one per event-loop turn for all the
+ * turn's claims: src/kernel/sqlite-claims.ts); on memory it is atomic within this process (a
+ * per-namespace lock), which is all that kind serves.
  */
 export async function setIfAbsent(kv: Keyv, key: string, value: unknown, ttlMs: number): Promise<boolean> {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new Error(`setIfAbsent: ttlMs must be > 0 (got ${ttlMs})`);
@@ -292,20 +294,12 @@ async function openSqlite(opts: OpenStoreOptions): Promise<KernelStore> {
       adapters.set(name, adapter);
       // Keyv prefixes keys with "name:" and sets adapter.namespace, which scopes clear() to that prefix.
       const kv = new Keyv({ store: adapter, namespace: name, throwOnErrors: true });
-      // One statement instead of get + set under a lock: a dedupe claim per message is one round
-      // trip to the connection, and concurrent claims no longer queue behind each other. A row
-      // whose Keyv envelope has expired is taken over, as kv.get would treat it as absent.
-      atomicSetters.set(kv, async (key, serialized) => {
-        const stored = key.startsWith(`${name}:`) ? key : `${name}:${key}`;
-        const rows: unknown = await adapter.query(
-          `INSERT INTO ${SQLITE_TABLE} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value ` +
-            `WHERE json_valid(${SQLITE_TABLE}.value) AND json_extract(${SQLITE_TABLE}.value, '$.expires') < ? RETURNING key`,
-          stored,
-          serialized,
-          Date.now(),
-        );
-        return Array.isArray(rows) && rows.length === 1;
-      });
+      // One statement for all the claims of an event-loop turn instead of get + set under a lock
+      // per claim: a dedupe claim per message no longer costs its own round trip to the
+      // connection. A row whose Keyv envelope has expired is taken over, as kv.get would treat
+      // it as absent.
+      const claims = new SqliteClaims((sql, ...params) => adapter.query(sql, ...params), SQLITE_TABLE);
+      atomicSetters.set(kv, (key, serialized) => claims.claim(key.startsWith(`${name}:`) ? key : `${name}:${key}`, serialized));
       return kv;
     },
     sweep,
