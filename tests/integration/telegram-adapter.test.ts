@@ -114,7 +114,7 @@ function deskConfig(fake: FakeTelegram, telegram: Record<string, unknown> = {}):
   });
 }
 
-async function rig(opts: { telegram?: Record<string, unknown>; webhook?: boolean } = {}): Promise<Rig> {
+async function rig(opts: { telegram?: Record<string, unknown>; webhook?: boolean; retry?: { baseDelayMs: number; maxDelayMs: number } } = {}): Promise<Rig> {
   const fake = await FakeTelegram.start({ token: TOKEN });
   fakes.push(fake);
   fake.addChat(DESK);
@@ -133,7 +133,7 @@ async function rig(opts: { telegram?: Record<string, unknown>; webhook?: boolean
     config: config.adapters.telegram,
     logger,
     // short backoff: the tests count attempts, they never time them
-    retry: { baseDelayMs: 20, maxDelayMs: 200 },
+    retry: opts.retry ?? { baseDelayMs: 20, maxDelayMs: 200 },
     ...(opts.webhook ? { webhookListen: { port: 0, host: '127.0.0.1' } } : {}),
   });
   const r = { fake, kernel, adapter, logs, waitLog, config };
@@ -391,6 +391,41 @@ describe('Telegram adapter: losing the connection', () => {
     const audit = await r.kernel.audit.tail(10);
     expect(audit).toContainEqual(expect.objectContaining({ kind: 'adapter-fault', platform: 'telegram', what: 'getUpdates', error: '401: Unauthorized' }));
     expectNoToken(r);
+  });
+
+  it('getUpdates failing: health says so from the first failure, audited once per outage; polling retries and recovers', async () => {
+    const r = await rig();
+    await r.fake.waitFor(() => r.fake.received.includes('getUpdates'), 'the first long poll');
+    r.fake.fail('getUpdates', { status: 502 }, 10_000);
+    r.fake.state.updates.releaseAll(); // the held poll returns; the next ones fail
+    await r.waitLog('telegram getUpdates failed; retrying');
+    expect(r.adapter.health().connected).toBe(false);
+    expect(r.adapter.health().detail).toMatch(/^long polling as @deskbot_test_bot; getUpdates failing: 502: Bad Gateway \(retrying in \d+ s\)$/);
+    await vi.waitFor(() => expect(calls(r, 'getUpdates').filter((c) => c === 502).length).toBeGreaterThanOrEqual(3), { timeout: 15_000, interval: 10 });
+
+    r.fake.clearFaults();
+    await vi.waitFor(() => expect(r.adapter.health()).toEqual({ connected: true, detail: 'long polling as @deskbot_test_bot' }), { timeout: 15_000, interval: 10 });
+    expect((await ask(r, ANN, '/whoami')).text).toContain('Ann Admin');
+    await r.kernel.audit.flush();
+    const faults = (await r.kernel.audit.tail(50)).filter((e) => e.kind === 'adapter-fault' && e['what'] === 'getUpdates');
+    expect(faults).toEqual([expect.objectContaining({ platform: 'telegram', error: '502: Bad Gateway', retrying: true })]);
+    expectNoToken(r);
+  });
+
+  it('stop() during an outage does not sit out the backoff, and confirms the offset of what was handled', async () => {
+    const r = await rig({ retry: { baseDelayMs: 10 * 60_000, maxDelayMs: 10 * 60_000 } });
+    expect((await ask(r, ANN, '/whoami')).text).toContain('Ann Admin');
+    r.fake.fail('getUpdates', { status: 503 }, 1);
+    r.fake.state.updates.releaseAll();
+    await r.waitLog('telegram getUpdates failed; retrying');
+    const polls = r.fake.calls.filter((c) => c.method === 'getUpdates').length;
+    // a backoff of ten minutes is under way: stop() must end it, not wait it out (the test's own timeout is far shorter)
+    await r.kernel.stop();
+    expect(r.adapter.health()).toEqual({ connected: false, detail: 'stopped' });
+    // one last getUpdates, past the /whoami update, tells Telegram it was handled
+    const last = r.fake.calls.filter((c) => c.method === 'getUpdates').slice(polls);
+    expect(last).toHaveLength(1);
+    expect(last[0]?.status).toBe(200);
   });
 });
 

@@ -40,9 +40,10 @@ export function maskToken(text: string, token: string): string {
   return out;
 }
 
-type Verdict = { retry: false } | { retry: true; waitMs: number; why: string };
+export type Verdict = { retry: false } | { retry: true; waitMs: number; why: string };
 
-function classify(err: unknown, attempt: number, p: RetryPolicy): Verdict {
+/** Whether a failed Bot API call is worth another try (429, 5xx, network), and after how long. */
+export function classify(err: unknown, attempt: number, p: RetryPolicy): Verdict {
   if (err instanceof TelegramError) {
     if (err.code === 429) {
       const after = err.parameters?.retry_after ?? 1;

@@ -10,6 +10,7 @@ import type { IncomingMessage } from '../../kernel/commands/dispatcher.js';
 import type { AdaptersConfig } from '../../kernel/config/schema.js';
 import type { Reply } from '../../kernel/reply.js';
 import { ButtonCommands } from './buttons.js';
+import { LongPoll } from './polling.js';
 import { PLATFORM, pressAsMessage, readUpdate, type ReplyTarget } from './inbound.js';
 import { renderReply, type Outgoing } from './render.js';
 import { DEFAULT_RETRY, describeError, TelegramDeliveryError, withRetry, type RetryPolicy } from './retry.js';
@@ -52,7 +53,10 @@ export class TelegramAdapter implements ChatAdapter {
   private log: Logger;
   private host: AdapterHost | undefined;
   private me: UserFromGetMe | undefined;
+  private poller: LongPoll | undefined;
   private polling: Promise<void> | undefined;
+  /** set while getUpdates fails (polling goes on retrying); cleared when a poll gets through */
+  private pollFault: string | undefined;
   private server: Server | undefined;
   private running = false;
   private detail = 'not started';
@@ -103,13 +107,10 @@ export class TelegramAdapter implements ChatAdapter {
     if (!this.running && this.polling === undefined && this.server === undefined) return;
     this.running = false;
     if (this.polling !== undefined) {
-      try {
-        this.bot.stop('deskbot stopping');
-      } catch {
-        // already stopped (polling had failed): nothing to abort
-      }
+      this.poller?.stop();
       await this.polling;
       this.polling = undefined;
+      this.poller = undefined;
     }
     if (this.server !== undefined) {
       const server = this.server;
@@ -137,7 +138,11 @@ export class TelegramAdapter implements ChatAdapter {
 
   health(): AdapterHealth {
     if (!this.running) return { connected: false, detail: this.detail };
-    if (this.sendFault !== undefined) return { connected: false, detail: `${this.detail}; last send failed: ${this.sendFault}` };
+    const faults = [
+      ...(this.pollFault !== undefined ? [`getUpdates failing: ${this.pollFault}`] : []),
+      ...(this.sendFault !== undefined ? [`last send failed: ${this.sendFault}`] : []),
+    ];
+    if (faults.length > 0) return { connected: false, detail: `${this.detail}; ${faults.join('; ')}` };
     return { connected: true, detail: this.detail };
   }
 
@@ -153,13 +158,32 @@ export class TelegramAdapter implements ChatAdapter {
   private async startPolling(me: UserFromGetMe): Promise<void> {
     // a webhook left set (by another deployment) would make getUpdates fail with 409
     await this.call('deleteWebhook', () => this.bot.telegram.deleteWebhook());
-    this.polling = this.bot.launch({ allowedUpdates: ALLOWED_UPDATES }).then(
+    const poller = new LongPoll(this.bot.telegram, (u) => this.bot.handleUpdate(u), {
+      allowedUpdates: ALLOWED_UPDATES,
+      policy: this.policy,
+      token: this.opts.token,
+      onFault: (fault) => {
+        if (fault === undefined) {
+          this.log.info('telegram getUpdates works again');
+          this.pollFault = undefined;
+          return;
+        }
+        const first = this.pollFault === undefined;
+        this.pollFault = `${fault.error} (retrying in ${Math.ceil(fault.retryInMs / 1000)} s)`;
+        this.log.warn({ error: fault.error, retryInMs: fault.retryInMs }, 'telegram getUpdates failed; retrying');
+        // once per outage, not once per try
+        if (first) this.host?.audit({ kind: 'adapter-fault', what: 'getUpdates', error: fault.error, retrying: true });
+      },
+    });
+    this.poller = poller;
+    this.polling = poller.run().then(
       () => {
         this.detail = 'long polling stopped';
       },
       (err: unknown) => {
         // 401: the token was revoked; 409: another process polls with the same token
         this.running = false;
+        this.pollFault = undefined;
         const error = describeError(err, this.opts.token);
         this.detail = `long polling failed: ${error}`;
         this.log.error({ error }, 'telegram long polling stopped');
