@@ -5,6 +5,9 @@ import Keyv, { type KeyvStoreAdapter } from 'keyv';
 import KeyvSqlite from '@keyv/sqlite';
 import KeyvRedis, { createClient, type RedisClientType } from '@keyv/redis';
 import { SqliteClaims } from './sqlite-claims.js';
+import { redisUnavailable, sqliteUnavailable, StoreUnavailableError, typedAdapter, typedStoreError } from './store-errors.js';
+
+export { isStoreUnavailable, StoreUnavailableError } from './store-errors.js';
 
 /**
  * The kernel store: one Keyv per namespace on SQLite (embedded default), Redis (shared across
@@ -166,7 +169,7 @@ function makeStore(
   return {
     kind,
     namespace(name: string): Keyv {
-      if (closed) throw new Error(`store is closed (namespace "${name}" requested)`);
+      if (closed) throw new StoreUnavailableError(`store is closed (namespace "${name}" requested)`);
       checkNamespace(name);
       let kv = spaces.get(name);
       if (!kv) {
@@ -193,7 +196,7 @@ function makeStore(
 /** stands in for a namespace's adapter after close(): every operation throws */
 function closedAdapter(name: string): KeyvStoreAdapter {
   const fail = async (): Promise<never> => {
-    throw new Error(`store is closed (namespace "${name}" used after close)`);
+    throw new StoreUnavailableError(`store is closed (namespace "${name}" used after close)`);
   };
   const adapter: KeyvStoreAdapter = {
     opts: {},
@@ -293,12 +296,19 @@ async function openSqlite(opts: OpenStoreOptions): Promise<KernelStore> {
       adapter.query('PRAGMA synchronous=NORMAL').catch(() => undefined);
       adapters.set(name, adapter);
       // Keyv prefixes keys with "name:" and sets adapter.namespace, which scopes clear() to that prefix.
-      const kv = new Keyv({ store: adapter, namespace: name, throwOnErrors: true });
+      const where = `sqlite store (${name})`;
+      const kv = new Keyv({ store: typedAdapter(adapter, sqliteUnavailable, where), namespace: name, throwOnErrors: true });
       // One statement for all the claims of an event-loop turn instead of get + set under a lock
       // per claim: a dedupe claim per message no longer costs its own round trip to the
       // connection. A row whose Keyv envelope has expired is taken over, as kv.get would treat
       // it as absent.
-      const claims = new SqliteClaims((sql, ...params) => adapter.query(sql, ...params), SQLITE_TABLE);
+      const claims = new SqliteClaims(
+        (sql, ...params) =>
+          adapter.query(sql, ...params).catch((err: unknown) => {
+            throw typedStoreError(err, sqliteUnavailable, where);
+          }),
+        SQLITE_TABLE,
+      );
       atomicSetters.set(kv, (key, serialized) => claims.claim(key.startsWith(`${name}:`) ? key : `${name}:${key}`, serialized));
       return kv;
     },
@@ -372,13 +382,18 @@ async function openRedis(opts: OpenStoreOptions): Promise<KernelStore> {
       // Each adapter subscribes to the shared client's events; raise the leak-warning bar per namespace.
       client.setMaxListeners(client.getMaxListeners() + 1);
       // The adapter prefixes keys ("deskbot:dedupe::id"), so Keyv must not prefix again.
-      const kv = new Keyv({ store: adapter, namespace: `${prefix}${name}`, useKeyPrefix: false, throwOnErrors: true });
+      const where = `redis store (${name})`;
+      const kv = new Keyv({ store: typedAdapter(adapter, redisUnavailable, where), namespace: `${prefix}${name}`, useKeyPrefix: false, throwOnErrors: true });
       atomicSetters.set(kv, async (key, serialized, ttlMs) => {
-        const reply = await client.set(adapter.createKeyPrefix(key, adapter.namespace), serialized, {
-          condition: 'NX',
-          expiration: { type: 'PX', value: Math.ceil(ttlMs) },
-        });
-        return reply === 'OK';
+        try {
+          const reply = await client.set(adapter.createKeyPrefix(key, adapter.namespace), serialized, {
+            condition: 'NX',
+            expiration: { type: 'PX', value: Math.ceil(ttlMs) },
+          });
+          return reply === 'OK';
+        } catch (err) {
+          throw typedStoreError(err, redisUnavailable, where);
+        }
       });
       return kv;
     },

@@ -73,7 +73,7 @@ describe('drill: Redis restarted under a running desk', () => {
     // the halt state cannot be read, so it reads as halted (fail safe) ...
     const blind = await d.kernel.orders.halted();
     expect(blind.halted).toBe(true);
-    expect(blind.reason).toBe('halt state unreadable (store error: The client is offline)');
+    expect(blind.reason).toBe('halt state unreadable (store error: redis store (halt): The client is offline)');
     // ... and an order that reaches the gateway directly is refused: it throws before any broker call
     await expect(d.kernel.orders.place(buy('during-outage'), TOM)).rejects.toThrow('The client is offline');
 

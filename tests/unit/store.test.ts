@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@keyv/redis';
 import { describe, expect, it } from 'vitest';
-import { openStore, redactRedisUrl, setIfAbsent, type StoreKind } from '../../src/kernel/store.js';
+import { openStore, redactRedisUrl, setIfAbsent, StoreUnavailableError, type StoreKind } from '../../src/kernel/store.js';
 import { requireRedisUrl } from '../setup/redis-url.js';
 import { storeFixtures } from '../helpers/stores.js';
 
@@ -124,6 +124,10 @@ describe.each<StoreKind>(['memory', 'sqlite', 'redis'])('%s store', (kind) => {
     // a Keyv handed out before close fails loudly instead of reconnecting or hitting a closed handle
     await expect(kv.get('k')).rejects.toThrow(/store is closed/);
     await expect(kv.set('k', 2)).rejects.toThrow(/store is closed/);
+    // typed, so the dispatcher can tell the person "nothing was done" rather than "internal error"
+    await expect(kv.get('k')).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(setIfAbsent(kv, 'claim', 1, 60_000)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(() => store.namespace('kernel')).toThrow(StoreUnavailableError);
     await store.close(); // idempotent
   });
 });

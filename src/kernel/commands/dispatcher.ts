@@ -7,6 +7,7 @@ import { block, reply, type Reply } from '../reply.js';
 import type { CommandContext, Guard, RegisteredCommand } from './command.js';
 import { helpFor, usageError } from './help.js';
 import type { PendingAction, PendingActions } from './pending.js';
+import { isStoreUnavailable } from '../store-errors.js';
 import { parseArgs } from './parse-args.js';
 import type { CommandRegistry } from './registry.js';
 import { tokenize } from './tokenize.js';
@@ -66,7 +67,8 @@ export class Dispatcher {
     const p = this.run(msg).catch((err: unknown) => {
       // the kernel itself failed (store down, audit unwritable): refuse, never half-handle
       this.d.logger.error({ err, platform: msg.platform, req: msg.id }, 'dispatch failed');
-      if (isStoreFailure(err)) return reply.error('deskbot cannot reach its store right now; nothing was done (trading reads as halted until it is back). Try again in a moment.');
+      // the kernel store is down (Redis away, SQLite locked or closed): the person is told that, not "internal error"
+      if (isStoreUnavailable(err)) return reply.error('deskbot cannot reach its store right now; nothing was done (trading reads as halted until it is back). Try again in a moment.');
       return reply.error('deskbot could not handle that right now (internal error); nothing was done. The operator has the details.');
     });
     this.inflight.add(p);
@@ -376,12 +378,6 @@ function normaliseLine(text: string): string | null {
   if (YES.has(lower)) return 'confirm';
   if (NO.has(lower)) return 'reject';
   return t.startsWith('/') ? t.slice(1) : t;
-}
-
-/** the kernel store is down (Redis away, SQLite closed): the person is told that, not "internal error" */
-function isStoreFailure(err: unknown): boolean {
-  const m = err instanceof Error ? `${err.name} ${err.message}` : String(err);
-  return /store is closed|ECONNREFUSED|ECONNRESET|Socket closed|ClientClosedError|ClientOfflineError|client is (closed|offline)|SQLITE_(BUSY|CANTOPEN|IOERR)|Redis/i.test(m);
 }
 
 function guardFor(cmd: RegisteredCommand, args: unknown): Guard | undefined {
