@@ -6,6 +6,7 @@ import {
   definePlugin,
   renderCandleChart,
   TIMEFRAMES,
+  utcAt,
   type Block,
   type DigestFacts,
   type DigestPeriod,
@@ -126,9 +127,9 @@ async function compose(ctx: PluginContext<Config>, kindName: string, period: Dig
       ctx.log.warn({ err, section: section.name }, 'digest section failed');
     }
   }
-  const head: Block[] = [block.text(`${kind.title} — ${utc(period.since)} to ${utc(period.until)}`)];
+  const head: Block[] = [block.text(`${kind.title} — ${utcAt(period.since)} to ${utcAt(period.until)}`)];
   if (missed) {
-    head.push(block.text(`Missed ${missed.count} scheduled run${missed.count === 1 ? '' : 's'} while the desk was down (${utc(missed.first)}${missed.count > 1 ? ` to ${utc(missed.last)}` : ''}); not replayed — this digest covers the whole period.`, 'warn'));
+    head.push(block.text(`Missed ${missed.count} scheduled run${missed.count === 1 ? '' : 's'} while the desk was down (${utcAt(missed.first)}${missed.count > 1 ? ` to ${utcAt(missed.last)}` : ''}); not replayed — this digest covers the whole period.`, 'warn'));
   }
   head.push(block.text(await summary(ctx, facts, period)));
   return { blocks: [...head, ...parts] };
@@ -151,7 +152,7 @@ async function summary(ctx: PluginContext<Config>, facts: DigestFacts, period: D
   const unrealised = facts.numbers['unrealised PnL'];
   if (realised !== undefined || unrealised !== undefined) numbers.deskPnl = Number(((realised ?? 0) + (unrealised ?? 0)).toFixed(2));
   if (symbols.length === 0) return 'No market moves to summarise for this period.';
-  const out = await ctx.llm.summarise({ prompt: 'digest-summary', facts: { symbols, numbers, text: { period: `${utc(period.since)} to ${utc(period.until)}` } }, person: null });
+  const out = await ctx.llm.summarise({ prompt: 'digest-summary', facts: { symbols, numbers, text: { period: `${utcAt(period.since)} to ${utcAt(period.until)}` } }, person: null });
   return out.text;
 }
 
@@ -203,7 +204,7 @@ async function marketSection(ctx: PluginContext<Config>, period: DigestPeriod): 
   for (const symbol of period.symbols) {
     try {
       const t = await ctx.market.ticker({ symbol });
-      rows.push([t.symbol, price(t.last), t.change24hPct === null ? 'n/a' : `${t.change24hPct >= 0 ? '+' : ''}${t.change24hPct.toFixed(2)} %`, t.baseVolume24h === null ? 'n/a' : t.baseVolume24h.toFixed(2), utc(t.time)]);
+      rows.push([t.symbol, price(t.last), t.change24hPct === null ? 'n/a' : `${t.change24hPct >= 0 ? '+' : ''}${t.change24hPct.toFixed(2)} %`, t.baseVolume24h === null ? 'n/a' : t.baseVolume24h.toFixed(2), utcAt(t.time)]);
       numbers[`${t.symbol}.price`] = t.last;
       if (t.change24hPct !== null) numbers[`${t.symbol}.changePct`] = Number(t.change24hPct.toFixed(2));
       symbols.push(t.symbol);
@@ -229,6 +230,3 @@ function price(n: number): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: n >= 1000 ? 2 : 6 });
 }
 
-function utc(t: number): string {
-  return `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}

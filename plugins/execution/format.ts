@@ -1,4 +1,4 @@
-import { block, type Block, type Estimate, type Order, type Position, type Preview } from '../../src/kernel/index.js';
+import { block, utcAt, type Block, type Estimate, type Order, type Position, type Preview } from '../../src/kernel/index.js';
 
 /** Prices and amounts: as many decimals as the size needs, never scientific notation. */
 export function num(n: number, maxDecimals = 8): string {
@@ -10,10 +10,6 @@ export function num(n: number, maxDecimals = 8): string {
 
 export function money(n: number, currency: string): string {
   return `${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${currency}`;
-}
-
-export function utc(t: number): string {
-  return `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 /** The confirm step: what the order would cost and what each risk check says. */
@@ -28,7 +24,7 @@ export function previewBlocks(summary: string, p: Preview, quote: string): Block
         ['fee', `${money(e.fee, e.feeCurrency)} (${e.liquidity} ${(e.feeRate * 100).toFixed(3)} %, ${e.feeSource})`],
         ['expected slippage', `${e.slippageBps.toFixed(1)} bps vs ${num(e.reference)}`],
         ['spread', e.spreadBps === null ? 'unknown (no book or bid/ask)' : `${e.spreadBps.toFixed(1)} bps`],
-        ['price as of', utc(e.priceTime)],
+        ['price as of', utcAt(e.priceTime)],
       ],
       'Order',
     ),
@@ -74,7 +70,7 @@ export function orderResult(o: Order): Block[] {
 export function ordersTable(orders: Order[], title: string): Block {
   return block.table(
     ['id', 'when', 'order', 'state', 'filled', 'avg', 'by'],
-    orders.map((o) => [o.id, utc(o.createdAt), orderLine(o), o.state, num(o.filled), o.avgPrice === null ? '-' : num(o.avgPrice), o.requestedBy]),
+    orders.map((o) => [o.id, utcAt(o.createdAt), orderLine(o), o.state, num(o.filled), o.avgPrice === null ? '-' : num(o.avgPrice), o.requestedBy]),
     { title },
   );
 }

@@ -5,6 +5,8 @@ import {
   defineCommand,
   definePlugin,
   reply,
+  utcDay,
+  utcMinute,
   type CommandContext,
   type OrderRequest,
   type OrderSide,
@@ -216,13 +218,13 @@ export default definePlugin({
             r.trades++;
           }
           for (const p of marked) if (p.unrealised !== null) row(p.quote).unrealised += p.unrealised;
-          if (byQuote.size === 0) return reply.text(`No trades and no open positions ${c.args.period === 'all' ? 'yet' : `since ${new Date(since).toISOString().slice(0, 10)}`}.`);
+          if (byQuote.size === 0) return reply.text(`No trades and no open positions ${c.args.period === 'all' ? 'yet' : `since ${utcDay(since)}`}.`);
           const unpriced = marked.filter((p) => p.unrealised === null).map((p) => p.symbol);
           return reply.of(
             block.table(
               ['quote', 'realised (net of fees)', 'fees paid', 'unrealised', 'total', 'fills'],
               [...byQuote].map(([q, r]) => [q, money(r.realised, q), money(r.fees, q), money(r.unrealised, q), money(r.realised + r.unrealised, q), String(r.trades)]),
-              { title: `PnL ${c.args.period}${c.args.period === 'all' ? '' : ` since ${new Date(since).toISOString().slice(0, 16).replace('T', ' ')} UTC`}`, align: ['left', 'right', 'right', 'right', 'right', 'right'] },
+              { title: `PnL ${c.args.period}${c.args.period === 'all' ? '' : ` since ${utcMinute(since)} UTC`}`, align: ['left', 'right', 'right', 'right', 'right', 'right'] },
             ),
             ...(unpriced.length > 0 ? [block.text(`No current price for ${unpriced.join(', ')}: their unrealised PnL is left out.`, 'warn')] : []),
           );

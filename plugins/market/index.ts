@@ -7,6 +7,7 @@ import {
   renderCandleChart,
   reply,
   TIMEFRAMES,
+  utcMinute,
   type MarketData,
   type Ticker,
 } from '../../src/kernel/index.js';
@@ -144,7 +145,7 @@ function priceRow(t: Ticker, market: MarketData): string[] {
     formatPrice(t.last),
     change,
     volume,
-    new Date(t.time).toISOString().slice(0, 16).replace('T', ' '),
+    utcMinute(t.time),
     age(market.now() - t.time),
     t.source === 'replay' ? 'recorded' : 'live',
   ];

@@ -1,16 +1,8 @@
-import { block, ml, reply, type Block, type Reply } from '../../src/kernel/index.js';
+import { block, ml, reply, utcAt, type Block, type Reply } from '../../src/kernel/index.js';
 
 type ModelMeta = ml.ModelMeta;
 type ModelKind = ml.ModelKind;
 type TestPredictions = ml.TestPredictions;
-
-export function utc(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-export function day(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
 
 /** "1h", "24h", "2d" for a horizon of `candles` candles of `timeframeMs` */
 export function horizonLabel(candles: number, timeframeMs: number): string {
@@ -79,8 +71,8 @@ export function evaluateReply(m: ModelMeta, preds: TestPredictions, gate: number
       ['fold', 'train window', 'test window', ...kinds.map((k) => ml.MODEL_LABEL[k]), 'majority', 'last return'],
       wf.folds.map((f) => [
         String(f.fold),
-        `${utc(f.train.from)} → ${utc(f.train.to)} (${f.train.n})`,
-        `${utc(f.test.from)} → ${utc(f.test.to)} (${f.test.n})`,
+        `${utcAt(f.train.from)} → ${utcAt(f.train.to)} (${f.train.n})`,
+        `${utcAt(f.test.from)} → ${utcAt(f.test.to)} (${f.test.n})`,
         ...kinds.map((k) => `${f4(f.models[k].correct / f.models[k].n)} (${f.models[k].correct}/${f.models[k].n})`),
         `${f4(f.majority.correct / f.majority.n)} (${f.majority.predicts}, up-rate ${f4(f.majority.trainUpRate)})`,
         `${f4(f.lastReturn.correct / f.lastReturn.n)} (${f.lastReturn.correct}/${f.lastReturn.n})`,
@@ -102,9 +94,9 @@ export function evaluateReply(m: ModelMeta, preds: TestPredictions, gate: number
   blocks.push(
     block.kv(
       [
-        ['data', `${utc(m.data.from)} → ${utc(m.data.to)}: ${count(m.data.candles)} candles, ${m.data.gaps} gap${m.data.gaps === 1 ? '' : 's'} (nothing computed across one), ${count(m.data.samples)} labelled samples`],
-        ['final models', `trained on ${utc(m.final.train.from)} → ${utc(m.final.train.to)} (${m.final.train.n} samples); /predict uses ${ml.MODEL_LABEL[m.best]} (lower walk-forward Brier)`],
-        ['trained', `${utc(m.trainedAt)} by ${m.trainedBy} in ${m.seconds} s on ${m.backend}`],
+        ['data', `${utcAt(m.data.from)} → ${utcAt(m.data.to)}: ${count(m.data.candles)} candles, ${m.data.gaps} gap${m.data.gaps === 1 ? '' : 's'} (nothing computed across one), ${count(m.data.samples)} labelled samples`],
+        ['final models', `trained on ${utcAt(m.final.train.from)} → ${utcAt(m.final.train.to)} (${m.final.train.n} samples); /predict uses ${ml.MODEL_LABEL[m.best]} (lower walk-forward Brier)`],
+        ['trained', `${utcAt(m.trainedAt)} by ${m.trainedBy} in ${m.seconds} s on ${m.backend}`],
         ['features', `${m.features.length}: ${m.features.join(', ')}`],
         [
           'settings',
@@ -167,13 +159,13 @@ export function predictReply(v: PredictView, d: Decision): Reply {
     ? block.text(`Signal: ${fc.direction.toUpperCase()} over ${h} from ${ml.MODEL_LABEL[d.kind]} — confidence ${f2(fc.confidence)} ≥ gate ${f2(v.gate)} (MC spread ± ${f4(fc.sd)}).`, 'ok')
     : block.text(`No signal: ${d.reasons.join('; ')}.`, 'warn');
   return reply.of(
-    block.text(`${m.symbol} ${m.timeframe} (${m.exchange}): P(up over the next ${h}) at the candle closed ${utc(v.candleTime + m.timeframeMs)}`),
+    block.text(`${m.symbol} ${m.timeframe} (${m.exchange}): P(up over the next ${h}) at the candle closed ${utcAt(v.candleTime + m.timeframeMs)}`),
     block.table(['model', 'P(up)', 'MC spread (sd)', 'passes 10–90 %', 'direction', 'confidence', 'walk-forward'], rows, {
       title: `Monte-Carlo dropout, ${fc.passes} passes (* the model the gate reads)`,
     }),
     decision,
     block.text(
-      `Models trained ${utc(m.trainedAt)} on candles to ${utc(m.data.to)}; walk-forward baselines: majority ${f4(m.walkForward.majority.accuracy)}, last-return sign ${f4(m.walkForward.lastReturn.accuracy)}. /model evaluate ${m.symbol} ${m.timeframe} ${h} shows the scores.`,
+      `Models trained ${utcAt(m.trainedAt)} on candles to ${utcAt(m.data.to)}; walk-forward baselines: majority ${f4(m.walkForward.majority.accuracy)}, last-return sign ${f4(m.walkForward.lastReturn.accuracy)}. /model evaluate ${m.symbol} ${m.timeframe} ${h} shows the scores.`,
     ),
   );
 }

@@ -12,13 +12,14 @@ import {
   reply,
   sliceCandles,
   TIMEFRAMES,
+  utcAt,
   type Channel,
   type CheckedCandles,
   type MarketData,
   type Principal,
   type Reply,
 } from '../../src/kernel/index.js';
-import { decide, describeModel, evaluateReply, horizonLabel, predictReply, progressLine, utc, verdictWord } from './format.js';
+import { decide, describeModel, evaluateReply, horizonLabel, predictReply, progressLine, verdictWord } from './format.js';
 
 /**
  * Direction models (LSTM and GRU, TensorFlow.js) on engineered features — returns over several
@@ -225,10 +226,10 @@ export default definePlugin({
       ];
       if (job !== null) {
         const j = job;
-        if (j.state === 'running') rows.push(['training', `${j.label}: ${progressLine(j.progress)} — started ${utc(j.startedAt)} by ${j.by}`]);
+        if (j.state === 'running') rows.push(['training', `${j.label}: ${progressLine(j.progress)} — started ${utcAt(j.startedAt)} by ${j.by}`]);
         else if (j.state === 'done' && j.meta) {
           const m = j.meta;
-          rows.push(['training', `${j.label}: done ${utc(j.finishedAt ?? m.trainedAt)} in ${m.seconds} s (backend ${m.backend.split(' ')[0]}) — /model evaluate ${m.symbol} ${m.timeframe} ${horizonLabel(m.horizon, m.timeframeMs)}`]);
+          rows.push(['training', `${j.label}: done ${utcAt(j.finishedAt ?? m.trainedAt)} in ${m.seconds} s (backend ${m.backend.split(' ')[0]}) — /model evaluate ${m.symbol} ${m.timeframe} ${horizonLabel(m.horizon, m.timeframeMs)}`]);
         } else rows.push(['training', `${j.label}: failed — ${j.error ?? 'unknown error'}`]);
       } else rows.push(['training', 'none since the desk started']);
       const blocks = [block.kv(rows, 'ML models')];
@@ -243,8 +244,8 @@ export default definePlugin({
               const wf = m.walkForward;
               return [
                 `${m.symbol} ${m.timeframe} → ${horizonLabel(m.horizon, m.timeframeMs)}`,
-                `${utc(m.data.from)} → ${utc(m.data.to)}`,
-                utc(m.trainedAt),
+                `${utcAt(m.data.from)} → ${utcAt(m.data.to)}`,
+                utcAt(m.trainedAt),
                 wf.pooled.lstm.accuracy.toFixed(4),
                 wf.pooled.gru.accuracy.toFixed(4),
                 Math.max(wf.majority.accuracy, wf.lastReturn.accuracy).toFixed(4),
@@ -321,7 +322,7 @@ export default definePlugin({
         .catch((err: unknown) => ctx.log.warn({ err }, 'training notice failed'));
       const n = series.time.length;
       return reply.text(
-        `Training started: LSTM and GRU on ${describeModel(t)} — ${n.toLocaleString('en-US')} candles ${utc(series.time[0] as number)} → ${utc(series.time[n - 1] as number)} (${fs.segments.length - 1} gaps), ${samples.index.length.toLocaleString('en-US')} labelled samples; walk-forward ${s.folds} folds × ${s.testWindow} test samples after a ${s.trainWindow}-sample train window each, then final models on the newest ${s.trainWindow}. In a worker thread: /model status shows progress.`,
+        `Training started: LSTM and GRU on ${describeModel(t)} — ${n.toLocaleString('en-US')} candles ${utcAt(series.time[0] as number)} → ${utcAt(series.time[n - 1] as number)} (${fs.segments.length - 1} gaps), ${samples.index.length.toLocaleString('en-US')} labelled samples; walk-forward ${s.folds} folds × ${s.testWindow} test samples after a ${s.trainWindow}-sample train window each, then final models on the newest ${s.trainWindow}. In a worker thread: /model status shows progress.`,
         'ok',
       );
     };
@@ -391,7 +392,7 @@ export default definePlugin({
           const candleTime = w.time[w.length - 1] as number;
           if (candleTime < m.meta.final.labelsKnownUntil) {
             return c.fail(
-              `the model was trained on labels up to ${utc(m.meta.final.labelsKnownUntil)}, after the candle this forecast would be made at (${utc(candleTime)}): that is look-ahead — not predicting`,
+              `the model was trained on labels up to ${utcAt(m.meta.final.labelsKnownUntil)}, after the candle this forecast would be made at (${utcAt(candleTime)}): that is look-ahead — not predicting`,
             );
           }
           const forecasts = ml.forecast(m, { high: w.high, low: w.low, close: w.close, volume: w.volume });

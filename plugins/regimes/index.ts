@@ -11,6 +11,8 @@ import {
   reply,
   sliceCandles,
   TIMEFRAMES,
+  utcAt,
+  utcMinute,
   type Candles,
   type PluginContext,
   type Reply,
@@ -273,7 +275,7 @@ function assertContiguous(w: Candles): void {
     const step = (w.time[i] as number) - (w.time[i - 1] as number);
     if (step !== w.timeframeMs) {
       const gap = { after: w.time[i - 1] as number, before: w.time[i] as number, missing: Math.round(step / w.timeframeMs) - 1 };
-      throw new DataGapError(where(w), [gap], `${describeGap(gap)}; the ${w.length}-candle window ending ${ISO(w.time[w.length - 1] as number)} crosses it`);
+      throw new DataGapError(where(w), [gap], `${describeGap(gap)}; the ${w.length}-candle window ending ${utcAt(w.time[w.length - 1] as number)} crosses it`);
     }
   }
 }
@@ -519,7 +521,6 @@ export function trackRegimes(
 // ---------------------------------------------------------------------------------------------
 // display
 
-const ISO = (t: number): string => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 const pct = (x: number, digits = 2): string => `${(x * 100).toFixed(digits)}%`;
 const signedPct = (x: number, digits = 3): string => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(digits)}%`;
 const p2 = (x: number): string => x.toFixed(2);
@@ -542,7 +543,7 @@ export function stateName(k: number, K: number): string {
 
 export function formatRegime(r: RegimeReading, state: RegimeState, h: HysteresisSettings, s: Pick<RegimeSettings, 'emaPeriod' | 'slopeBars' | 'volPeriod' | 'adxPeriod'>): Reply {
   const head = `${r.symbol} ${r.timeframe} (${r.exchange}): ${pretty(state.label).toUpperCase()} — confidence ${p2(state.label === r.label ? r.confidence : r.probabilities[state.label])}`;
-  const held = `holds since ${state.sinceCapped ? 'at least ' : ''}${ISO(state.since)} (${span(Math.max(0, r.at - state.since))}); as of the candle closed ${ISO(r.at)}`;
+  const held = `holds since ${state.sinceCapped ? 'at least ' : ''}${utcAt(state.since)} (${span(Math.max(0, r.at - state.since))}); as of the candle closed ${utcAt(r.at)}`;
   const lines = [head, held];
   if (state.label !== r.label) {
     const need = state.pending?.label === r.label ? state.pending.count : 1;
@@ -583,7 +584,7 @@ export function formatRegime(r: RegimeReading, state: RegimeState, h: Hysteresis
       { title: 'components' },
     ),
     block.text(
-      `window: ${r.window.candles} contiguous candles ${ISO(r.window.from)} → ${ISO(r.window.to)}; HMM ${K} states on ${r.window.candles - 1} log returns, ${r.hmm.iterations} EM steps${r.hmm.converged ? '' : ' (not converged)'}, log-likelihood ${r.hmm.logLikelihood.toFixed(1)}`,
+      `window: ${r.window.candles} contiguous candles ${utcAt(r.window.from)} → ${utcAt(r.window.to)}; HMM ${K} states on ${r.window.candles - 1} log returns, ${r.hmm.iterations} EM steps${r.hmm.converged ? '' : ' (not converged)'}, log-likelihood ${r.hmm.logLikelihood.toFixed(1)}`,
     ),
   );
 }
@@ -632,7 +633,7 @@ export default definePlugin({
         for (const symbol of period.symbols) {
           try {
             const { reading, state } = await regimes.check({ symbol, timeframe: cfg.defaultTimeframe, exchange: undefined });
-            rows.push([symbol, state.label, `${Math.round(reading.confidence * 100)} %`, `since ${new Date(state.since).toISOString().slice(0, 16).replace('T', ' ')} UTC`]);
+            rows.push([symbol, state.label, `${Math.round(reading.confidence * 100)} %`, `since ${utcMinute(state.since)} UTC`]);
             numbers[`${symbol}.regimeConfidencePct`] = Math.round(reading.confidence * 100);
             text[`${symbol}.regime`] = `${state.label} (${Math.round(reading.confidence * 100)} %)`;
             symbols.push(symbol);

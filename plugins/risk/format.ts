@@ -1,3 +1,4 @@
+import { utcSecond } from '../../src/kernel/index.js';
 /**
  * Number formatting for risk details. Every refusal and breach states its numbers, so they
  * must read the same everywhere: money with two decimals and thousands separators, base
@@ -39,5 +40,5 @@ export function bps(x: number): string {
 
 /** ms → "2026-11-27 09:00:00 UTC" */
 export function utc(t: number): string {
-  return `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  return `${utcSecond(t)} UTC`;
 }

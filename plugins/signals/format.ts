@@ -1,4 +1,4 @@
-import { block, type Block, type Reply } from '../../src/kernel/index.js';
+import { block, utcAt, type Block, type Reply } from '../../src/kernel/index.js';
 import type { RuleResult } from './rules.js';
 import type { ScanOutcome } from './scan.js';
 import type { SignalResult, Strategy } from './strategies.js';
@@ -46,11 +46,6 @@ export function fmtPct(v: number, digits = 2): string {
   return `${fmtNum(v, digits)}%`;
 }
 
-/** "2021-07-17 20:00 UTC" */
-export function fmtTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
 export interface SeriesMeta {
   exchange: string;
   symbol: string;
@@ -70,7 +65,7 @@ function sourceText(m: SeriesMeta): string {
 }
 
 function candleText(m: SeriesMeta): string {
-  return `${fmtTime(m.candleTime)} ${m.timeframe} candle (closed ${fmtTime(m.candleTime + m.timeframeMs).slice(11)})`;
+  return `${utcAt(m.candleTime)} ${m.timeframe} candle (closed ${utcAt(m.candleTime + m.timeframeMs).slice(11)})`;
 }
 
 const vote = (r: RuleResult): string => fmtSigned(r.vote, 2);
@@ -118,7 +113,7 @@ export function indicatorsReply(m: SeriesMeta, values: Array<[string, number]>):
   const blocks: Block[] = [
     block.table(['indicator', 'value'], rows, { title: `${m.exchange} ${m.symbol} ${m.timeframe}: ${candleText(m)}, close ${fmtNum(m.close)}`, align: ['left', 'right'] }),
     block.text(
-      `${sourceText(m)} from ${fmtTime(m.windowStart)}. obv and vwap are running totals from that first candle: their changes carry the information, not their level.${
+      `${sourceText(m)} from ${utcAt(m.windowStart)}. obv and vwap are running totals from that first candle: their changes carry the information, not their level.${
         undefinedCount > 0 ? ` — : not defined yet (${undefinedCount} need more candles than the window has).` : ''
       }`,
     ),
@@ -161,7 +156,7 @@ export function scanReply(o: ScanOutcome): Reply {
     fmtSigned(r.breakout, 2),
     `${fmtNum(r.volumeRatio, 2)}×`,
   ]);
-  const when = ` — candle ${fmtTime(o.candleTime)}`;
+  const when = ` — candle ${utcAt(o.candleTime)}`;
   const blocks: Block[] = [
     block.table(['#', 'symbol', 'close', 'ROC(12)', 'RSI(14)', 'momentum', 'breakout', 'volume'], rows, {
       title: `${o.exchange} ${o.quote} ${o.timeframe}: top ${o.rows.length} of ${o.ranked} by ${o.by}${when}`,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { DataGapError, MarketError, TIMEFRAMES, timeframeMs, type CheckedCandles, type MarketData, type MarketInfo } from '../../src/kernel/index.js';
-import { fmtTime } from './format.js';
+import { DataGapError, MarketError, TIMEFRAMES, timeframeMs, utcAt, type CheckedCandles, type MarketData, type MarketInfo } from '../../src/kernel/index.js';
 import { Indicators, type Series } from './rules.js';
 
 /**
@@ -209,7 +208,7 @@ export async function runScan(opts: {
   // a series that stopped earlier (delisted, halted, a record that ends sooner) is not "now": not ranked with the others
   const current = measured.filter((r) => {
     if (r.candleTime === until) return true;
-    skip(`no ${fmtTime(until)} candle (its data ends earlier)`, r.symbol);
+    skip(`no ${utcAt(until)} candle (its data ends earlier)`, r.symbol);
     return false;
   });
   const ranked = rank(current, opts.by);

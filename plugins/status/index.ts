@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { block, defineCommand, definePlugin, reply, type MarketData } from '../../src/kernel/index.js';
+import { block, defineCommand, definePlugin, reply, utcMinute, type MarketData } from '../../src/kernel/index.js';
 
 /** `/status`: is the desk up, what runs in it, is trading halted. */
 export default definePlugin({
@@ -55,5 +55,5 @@ function formatUptime(ms: number): string {
 /** where prices come from: live exchanges, or recorded data and the replay's "now" */
 function marketLine(m: MarketData): string {
   if (m.mode === 'live') return `live: ${m.exchanges().join(', ')} (default ${m.defaultExchange})`;
-  return `recorded (${m.exchanges().join(', ')}), now ${new Date(m.now()).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return `recorded (${m.exchanges().join(', ')}), now ${utcMinute(m.now())} UTC`;
 }

@@ -9,6 +9,7 @@ import {
   reply,
   tradeColumns,
   trackWalls,
+  utcSecond,
   WhaleDetector,
   type Alert,
   type BandImbalance,
@@ -187,12 +188,11 @@ export function severityOf(
 }
 
 const pct = (x: number): string => `${x.toFixed(x >= 1 ? 2 : 3)} %`;
-const utc = (t: number): string => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
 const fmt = (x: number): string => (x === 0 ? '0' : Math.abs(x) >= 1000 ? x.toLocaleString('en-US', { maximumFractionDigits: 2 }) : Number(x.toPrecision(6)).toString());
 
 function eventRows(events: readonly WhaleEvent[], sev: Map<string, Severity>): string[][] {
   return events.map((e) => [
-    utc(e.firstTime),
+    utcSecond(e.firstTime),
     e.side ?? '?',
     fmt(e.size),
     fmt(e.vwap),
@@ -226,7 +226,7 @@ export async function readTrades(
       if ((batch[i] as Trade).time < (batch[i - 1] as Trade).time) throw new Error(`${m.exchange} ${m.symbol}: trades out of time order in one answer`);
     }
     if (batch.length === 0) {
-      if (got.length >= o.pageLimit) throw new Error(`${m.exchange} ${m.symbol}: more than ${o.pageLimit} trades at ${utc(cur.time)}; the feed cannot be paged past them`);
+      if (got.length >= o.pageLimit) throw new Error(`${m.exchange} ${m.symbol}: more than ${o.pageLimit} trades at ${utcSecond(cur.time)}; the feed cannot be paged past them`);
       // Nothing new from `since` on. Some exchanges answer at most one hour per request
       // (binance: startTime..startTime+1h, both inclusive), so "nothing new" may only mean
       // "nothing new in that hour": step over it while more than an hour is left before `until`.
@@ -490,10 +490,10 @@ export default definePlugin({
           events.push(a.event);
         }
         const st = await loadState(k);
-        if (st.fault) faults.push(`data fault on ${k.replace(':', ' ')} at ${utc(st.fault.at)}: ${st.fault.message}`);
+        if (st.fault) faults.push(`data fault on ${k.replace(':', ' ')} at ${utcSecond(st.fault.at)}: ${st.fault.message}`);
       }
       const top = events.sort((a, b) => b.notional - a.notional).slice(0, period.max ?? 10);
-      const title = `Whales since ${utc(period.since)} UTC: ${events.length} event${events.length === 1 ? '' : 's'} on ${markets.length} watched market${markets.length === 1 ? '' : 's'}`;
+      const title = `Whales since ${utcSecond(period.since)} UTC: ${events.length} event${events.length === 1 ? '' : 's'} on ${markets.length} watched market${markets.length === 1 ? '' : 's'}`;
       const out: Block[] = [top.length === 0 ? block.text(`${title}.`) : block.table(EVENT_HEADER, eventRows(top, sev), { title, align: EVENT_ALIGN })];
       if (faults.length > 0) out.push(block.text(faults.join('\n'), 'warn'));
       return out;
@@ -575,7 +575,7 @@ export default definePlugin({
                 if (args.since === undefined || a.event.firstTime >= now - args.since) all.push(a.event);
               }
               const st = await loadState(k);
-              if (st.fault) faults.push(`data fault on ${k.replace(':', ' ')} at ${utc(st.fault.at)}: ${st.fault.message}`);
+              if (st.fault) faults.push(`data fault on ${k.replace(':', ' ')} at ${utcSecond(st.fault.at)}: ${st.fault.message}`);
             }
             const top = all.filter((e) => e.notional >= min).sort((a, b) => b.notional - a.notional).slice(0, 20);
             blocks.push(
@@ -619,7 +619,7 @@ export default definePlugin({
           const top = [...byId.values()].filter((e) => e.notional >= min).sort((a, b) => b.notional - a.notional).slice(0, 20);
           const [base, quote] = symbol.split('/');
           const rules = [s.absolute !== null ? `≥ ${fmt(s.absolute)} ${quote}` : null, s.k !== null ? `≥ ${s.k}× median print` : null, s.z !== null ? `log z ≥ ${s.z}` : null].filter(Boolean).join(' or ');
-          const scanned = `${r.count.toLocaleString('en-US')} trades ${first !== null ? `${utc(first)} → ${utc(last.time)}` : ''} UTC${r.caughtUp ? '' : ` (stopped after ${r.pages} pages: older part only)`}`;
+          const scanned = `${r.count.toLocaleString('en-US')} trades ${first !== null ? `${utcSecond(first)} → ${utcSecond(last.time)}` : ''} UTC${r.caughtUp ? '' : ` (stopped after ${r.pages} pages: older part only)`}`;
           if (top.length === 0) {
             blocks.push(block.text(`${symbol} (${exchange}): no whale events in ${scanned}; rules: ${rules}, same-side prints within ${s.clusterMs / 1000} s clustered.`));
           } else {
@@ -632,7 +632,7 @@ export default definePlugin({
             blocks.push(block.text(`${byId.size} events in ${scanned}; rules: ${rules} (relative rules after ${s.minHistory} prints), same-side prints within ${s.clusterMs / 1000} s clustered.${bases.size > 0 ? ` Severity by ${[...bases].join('; ')}.` : ''}`));
           }
           const st = await ctx.store.get(`state:${mkey(exchange, symbol)}`) as MarketState | undefined;
-          if (st?.fault) blocks.push(block.text(`data fault on the watched feed at ${utc(st.fault.at)}: ${st.fault.message}`, 'warn'));
+          if (st?.fault) blocks.push(block.text(`data fault on the watched feed at ${utcSecond(st.fault.at)}: ${st.fault.message}`, 'warn'));
           return { blocks };
         },
       }),
@@ -657,7 +657,7 @@ export default definePlugin({
             const rows: string[][] = [];
             for (const k of mine) {
               const st = await loadState(k);
-              rows.push([k.replace(':', ' '), st.cursor ? utc(st.cursor.time) : 'not polled yet', String(st.processed), st.fault ? `fault: ${st.fault.message}` : 'ok']);
+              rows.push([k.replace(':', ' '), st.cursor ? utcSecond(st.cursor.time) : 'not polled yet', String(st.processed), st.fault ? `fault: ${st.fault.message}` : 'ok']);
             }
             return reply.of(block.table(['market', 'read up to (UTC)', 'trades read', 'feed'], rows, { title: 'Watched for whales' }));
           }

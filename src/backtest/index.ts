@@ -25,7 +25,7 @@ export {
   walkForwardCandles,
 } from './run.js';
 export type { BacktestDeps, BacktestMarket, BacktestRequest, BacktestResult, CandlesInput, CostModel, Progress, RunControl, RunSettings, SeriesMeta } from './run.js';
-export { assumptionRows, FILL_RULE, parseUtcDate, fmtDuration, fmtMoney, fmtPct, fmtRatio, headline, isoTime, metricRows, metricsTable, reportText, toReport, walkForwardTable } from './report.js';
+export { assumptionRows, FILL_RULE, parseUtcDate, fmtDuration, fmtMoney, fmtPct, fmtRatio, headline, metricRows, metricsTable, reportText, toReport, walkForwardTable } from './report.js';
 export type { BacktestReport, ReportTrade } from './report.js';
 export { candleSlippageBps, MAX_SLIPPAGE_BPS, type SlippageModel } from '../brokers/paper/fill-model.js';
 export { buildEquitySvg, equityChartInput, renderEquityChart } from './chart.js';

@@ -2,6 +2,7 @@ import type { Trade } from './engine.js';
 import type { Metrics } from './metrics.js';
 import type { BacktestResult } from './run.js';
 import type { Params } from './strategy.js';
+import { utcMinute } from '../kernel/utc.js';
 
 /**
  * A run as plain data (what `deskbot backtest --json` prints) and as the rows chat and the CLI
@@ -70,14 +71,13 @@ export function parseUtcDate(s: string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-export const isoTime = (t: number): string => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
 export function toReport(r: BacktestResult): BacktestReport {
   const c = r.candles;
   const tf = r.meta.timeframeMs;
   const s = r.settings;
-  const open = (i: number): string => isoTime(c.time[i] as number);
-  const closeOf = (i: number): string => isoTime((c.time[i] as number) + tf);
+  const open = (i: number): string => utcMinute(c.time[i] as number);
+  const closeOf = (i: number): string => utcMinute((c.time[i] as number) + tf);
   return {
     strategy: r.strategy,
     market: { exchange: r.meta.exchange, symbol: r.meta.symbol, timeframe: r.meta.timeframe, source: r.meta.source },
@@ -86,7 +86,7 @@ export function toReport(r: BacktestResult): BacktestReport {
       to: closeOf(r.end - 1),
       candles: r.end - r.start,
       warmupCandles: r.warmupCandles,
-      gaps: r.gaps.map((g) => ({ after: isoTime(g.after), before: isoTime(g.before), missing: g.missing })),
+      gaps: r.gaps.map((g) => ({ after: utcMinute(g.after), before: utcMinute(g.before), missing: g.missing })),
     },
     assumptions: {
       initialCash: s.initialCash,
@@ -119,8 +119,8 @@ export function toReport(r: BacktestResult): BacktestReport {
             })),
           },
     trades: r.trades.map((t) => ({
-      entryTime: isoTime(t.entryTime),
-      exitTime: isoTime(t.exitTime),
+      entryTime: utcMinute(t.entryTime),
+      exitTime: utcMinute(t.exitTime),
       quantity: t.quantity,
       entryPrice: t.entryPrice,
       exitPrice: t.exitPrice,

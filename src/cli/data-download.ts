@@ -12,6 +12,7 @@ import { downloadCandles, type DownloadResult } from '../market/download.js';
 import { describeGap } from '../market/integrity.js';
 import { timeframeMs } from '../market/timeframes.js';
 import type { MarketSource } from '../market/types.js';
+import { utcAt } from '../kernel/utc.js';
 
 /**
  * `deskbot data download --exchange binance --symbols BTC/USDT,ETH/USDT --timeframe 1h
@@ -188,11 +189,10 @@ async function liveSource(a: SourceFactoryArgs): Promise<MarketSource> {
   });
 }
 
-const iso = (t: number): string => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 function summary(r: DownloadResult): string {
   const missing = r.gaps.reduce((s, g) => s + g.missing, 0);
-  const resumed = r.resumedAfter !== null ? `, resumed after ${iso(r.resumedAfter)}` : '';
+  const resumed = r.resumedAfter !== null ? `, resumed after ${utcAt(r.resumedAfter)}` : '';
   const lines = [
     `${r.symbol}: ${r.candles} candles in ${r.file} (+${r.appended} new${resumed}); ${r.gaps.length === 0 ? 'no gaps' : `${r.gaps.length} gap${r.gaps.length === 1 ? '' : 's'} (${missing} candle${missing === 1 ? '' : 's'} missing at the exchange, left as they are)`}`,
     ...r.gaps.map((g) => `  gap: ${describeGap(g)}`),

@@ -46,6 +46,7 @@ export type {
 } from './orders/types.js';
 export { FINAL_STATES, OPEN_STATES } from './orders/types.js';
 export { closest, editDistance } from './fuzzy.js';
+export { utcAt, utcClock, utcDay, utcHourMinute, utcMinute, utcSecond } from './utc.js';
 
 // Market data: the service on ctx.market, its types, errors and the integrity gate's helpers.
 export type { MarketData, CandlesRequest, MarketRequest } from '../market/service.js';

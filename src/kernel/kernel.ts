@@ -44,6 +44,7 @@ import { createLlm, type Llm } from '../llm/index.js';
 import { PaperBroker } from '../brokers/paper/index.js';
 import { createLiveBroker } from '../brokers/live/index.js';
 import { DeskMetrics, Readiness, startOpsServer, type OpsServer } from '../ops/index.js';
+import { utcClock, utcMinute } from './utc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** how often the kernel flushes the audit log to disk and touches the heartbeat file */
@@ -404,7 +405,7 @@ export class Kernel {
         return {
           blocks: [
             { type: 'text', text: state, tone: now.halted ? 'error' : 'info' },
-            { type: 'table', title: 'Halts and resumes', header: ['at (UTC)', 'what', 'by', 'reason'], rows: inPeriod.map((h) => [new Date(h.at).toISOString().slice(0, 16).replace('T', ' '), h.halted ? 'halt' : 'resume', h.by, h.reason]) },
+            { type: 'table', title: 'Halts and resumes', header: ['at (UTC)', 'what', 'by', 'reason'], rows: inPeriod.map((h) => [utcMinute(h.at), h.halted ? 'halt' : 'resume', h.by, h.reason]) },
           ],
           facts: { numbers: { halts: inPeriod.filter((h) => h.halted).length }, symbols: [] },
         };
@@ -415,7 +416,7 @@ export class Kernel {
       if (c.state === 'half-open') return;
       await this.alerts.raise(
         c.state === 'open'
-          ? { kind: 'data', severity: 'warning', title: `${c.exchange} market data unavailable: repeated failures opened its circuit${c.retryAt ? `; next try ${new Date(c.retryAt).toISOString().slice(11, 19)} UTC` : ''}. Prices from ${c.exchange} are refused until it answers again.` }
+          ? { kind: 'data', severity: 'warning', title: `${c.exchange} market data unavailable: repeated failures opened its circuit${c.retryAt ? `; next try ${utcClock(c.retryAt)} UTC` : ''}. Prices from ${c.exchange} are refused until it answers again.` }
           : { kind: 'data', severity: 'info', title: `${c.exchange} market data is back.` },
       );
     });

@@ -5,8 +5,9 @@ import { defineCommand, type CommandSpec } from './commands/command.js';
 import type { ArgShape } from './commands/args.js';
 import type { ConfigJobs } from './jobs.js';
 import { block, reply } from './reply.js';
+import { utcAt } from './utc.js';
 
-const utc = (t: number | Date | null): string => (t === null ? '-' : `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+const utc = (t: number | Date | null): string => (t === null ? '-' : utcAt(t));
 
 /** the permission pause and resume need on top of the command's own */
 export const SCHEDULE_ADMIN = 'admin:schedule';

@@ -1,6 +1,7 @@
 import type Keyv from 'keyv';
 import type { LlmConfig } from './config.js';
-import { KeyLocks, utcDay } from './locks.js';
+import { utcDay } from '../kernel/utc.js';
+import { KeyLocks } from './locks.js';
 
 /**
  * Daily token and cost budgets, for the whole desk and per person, counted in the store under

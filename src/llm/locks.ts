@@ -18,8 +18,3 @@ export class KeyLocks {
     return next;
   }
 }
-
-/** UTC day of a clock reading, the key of every daily counter: "2026-01-01". */
-export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}

@@ -1,5 +1,6 @@
 import { BadDataError, DataGapError, NotEnoughDataError, StaleDataError } from './errors.js';
 import { sliceCandles, type Candles, type CheckedCandles, type Gap } from './types.js';
+import { utcMinute } from '../kernel/utc.js';
 
 /**
  * The integrity gate. Every candle series passes here before anyone computes with it:
@@ -14,14 +15,13 @@ import { sliceCandles, type Candles, type CheckedCandles, type Gap } from './typ
  */
 
 const DAY = 86_400_000;
-const ISO = (t: number): string => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
 export function label(c: Pick<Candles, 'exchange' | 'symbol' | 'timeframe'>): string {
   return `${c.exchange} ${c.symbol} ${c.timeframe}`;
 }
 
 export function describeGap(g: Gap): string {
-  return `${g.missing} candle${g.missing === 1 ? '' : 's'} missing between ${ISO(g.after)} and ${ISO(g.before)} UTC`;
+  return `${g.missing} candle${g.missing === 1 ? '' : 's'} missing between ${utcMinute(g.after)} and ${utcMinute(g.before)} UTC`;
 }
 
 export interface GateOptions {
@@ -79,7 +79,7 @@ export function checkCandles(c: Candles, opts: GateOptions): CheckedCandles {
     const last = time[c.length - 1] as number;
     // the newest candle is normally still open (its open time is within one timeframe of now)
     if (opts.now - last > 2 * timeframeMs) {
-      throw new StaleDataError(`${where}: newest candle opened ${ISO(last)} UTC, more than two timeframes ago — data is stale, not computing`);
+      throw new StaleDataError(`${where}: newest candle opened ${utcMinute(last)} UTC, more than two timeframes ago — data is stale, not computing`);
     }
   }
   return { ...c, gaps: findGaps(time, timeframeMs) };
@@ -120,5 +120,5 @@ export function requireNoGaps(c: CheckedCandles): CheckedCandles {
 
 function rowAt(c: Candles, i: number): string {
   const t = c.time[i] as number;
-  return Number.isFinite(t) ? `at ${ISO(t)} UTC` : `#${i + 1}`;
+  return Number.isFinite(t) ? `at ${utcMinute(t)} UTC` : `#${i + 1}`;
 }

@@ -27,11 +27,6 @@ export function isoTime(t: number): string {
   return new Date(t).toISOString().replace('.000Z', 'Z');
 }
 
-/** "2021-07-17": the UTC day a time falls in (the ledger is stored per day) */
-export function utcDay(t: number): string {
-  return new Date(t).toISOString().slice(0, 10);
-}
-
 /**
  * a − b, snapped to exactly 0 when the difference is float noise relative to the operands, so
  * that selling everything leaves 0 (not 1e-17) and the position disappears from positions().

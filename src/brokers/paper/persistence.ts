@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import type { LedgerEntry } from '../../kernel/orders/types.js';
 import { newAccount, type AccountState } from './account.js';
-import { utcDay } from './format.js';
+import { utcDay } from '../../kernel/utc.js';
 import type { PaperOrder } from './order-record.js';
 
 /**

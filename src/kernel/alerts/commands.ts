@@ -3,6 +3,7 @@ import { defineCommand, type CommandSpec } from '../commands/command.js';
 import type { ArgShape } from '../commands/args.js';
 import { block, reply, type Block } from '../reply.js';
 import type { AlertRouter } from './router.js';
+import { utcClock, utcMinute } from '../utc.js';
 
 /**
  * /alerts: the routing rules, active mutes and the latest alerts with where each went.
@@ -33,7 +34,7 @@ export function alertCommands(deps: { router: AlertRouter }): Array<CommandSpec<
         );
         const mutes = await router.mutes();
         if (mutes.length > 0) {
-          blocks.push(block.table(['channel', 'muted', 'until (UTC)', 'by'], mutes.map((m) => [m.channel, m.what, new Date(m.until).toISOString().slice(0, 16).replace('T', ' '), m.by]), { title: 'Mutes' }));
+          blocks.push(block.table(['channel', 'muted', 'until (UTC)', 'by'], mutes.map((m) => [m.channel, m.what, utcMinute(m.until), m.by]), { title: 'Mutes' }));
         }
         const latest = router.latest(ctx.args.n);
         blocks.push(
@@ -42,7 +43,7 @@ export function alertCommands(deps: { router: AlertRouter }): Array<CommandSpec<
             : block.table(
                 ['at (UTC)', 'kind', 'severity', 'alert', 'sent to', 'held'],
                 latest.map((a) => [
-                  new Date(a.at).toISOString().slice(11, 19),
+                  utcClock(a.at),
                   a.kind,
                   a.severity,
                   a.title.length > 80 ? `${a.title.slice(0, 77)}...` : a.title,
@@ -63,7 +64,7 @@ export function alertCommands(deps: { router: AlertRouter }): Array<CommandSpec<
       examples: ['/mute whale 1h', '/mute BTC/USDT 30m'],
       handler: async (ctx) => {
         const m = await router.mute(target(ctx), normalise(ctx.args.what), ctx.args.for, ctx.principal.person ?? ctx.principal.userId);
-        return reply.text(`Muted ${m.what} here until ${new Date(m.until).toISOString().slice(0, 16).replace('T', ' ')} UTC. Critical alerts still come through; /unmute ${m.what} ends it.`, 'ok');
+        return reply.text(`Muted ${m.what} here until ${utcMinute(m.until)} UTC. Critical alerts still come through; /unmute ${m.what} ends it.`, 'ok');
       },
     }),
     defineCommand({

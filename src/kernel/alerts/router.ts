@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Block, Reply } from '../reply.js';
+import { utcHourMinute } from '../utc.js';
 
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 export const SEVERITIES: readonly AlertSeverity[] = ['info', 'warning', 'critical'];
@@ -152,7 +153,7 @@ export class AlertRouter {
       if (sends.includes(channel)) continue;
       const mute = mutes.find((m) => m.channel === channel && m.until > now && (m.what === alert.kind || m.what === alert.symbol));
       if (mute && !critical) {
-        routed.held.push({ channel, why: `muted (${mute.what}) until ${new Date(mute.until).toISOString().slice(11, 16)} UTC by ${mute.by}` });
+        routed.held.push({ channel, why: `muted (${mute.what}) until ${utcHourMinute(mute.until)} UTC by ${mute.by}` });
         this.d.observe?.({ kind: alert.kind, outcome: 'muted' });
         continue;
       }

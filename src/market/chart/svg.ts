@@ -1,6 +1,7 @@
 import { NotEnoughDataError } from '../errors.js';
 import type { CheckedCandles, Gap } from '../types.js';
-import { formatCompact, formatPrice, isoMinute, niceStep, priceTicks, recordedDecimals, significantDecimals, timeTicks } from './ticks.js';
+import { formatCompact, formatPrice, niceStep, priceTicks, recordedDecimals, significantDecimals, timeTicks } from './ticks.js';
+import { utcMinute } from '../../kernel/utc.js';
 
 /**
  * Candles → SVG string: a price panel (~75 %) with candles and a right-hand price axis, a
@@ -95,7 +96,7 @@ const n1 = (v: number): string => String(Math.round(v * 10) / 10);
 export function defaultTitle(c: Pick<CheckedCandles, 'exchange' | 'symbol' | 'timeframe' | 'time' | 'length'>): string {
   const first = c.time[0] as number;
   const last = c.time[c.length - 1] as number;
-  return `${c.exchange} ${c.symbol} ${c.timeframe} — ${isoMinute(first)} → ${isoMinute(last)} UTC`;
+  return `${c.exchange} ${c.symbol} ${c.timeframe} — ${utcMinute(first)} → ${utcMinute(last)} UTC`;
 }
 
 /** the gaps that lie inside this series' window (a slice keeps its parent's gap list) */

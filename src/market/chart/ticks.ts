@@ -172,11 +172,6 @@ export interface TimeTick {
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 
-/** "2021-07-10 04:00" (UTC) */
-export function isoMinute(t: number): string {
-  return new Date(t).toISOString().slice(0, 16).replace('T', ' ');
-}
-
 /**
  * UTC-aligned ticks over [t0, t1] with at most `maxTicks` labels. Hours show as "14:00" with
  * the date ("Jul 12") at midnight; days as "Jul 12" with the month at its first day; months

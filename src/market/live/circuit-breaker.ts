@@ -1,4 +1,5 @@
 import { ExchangeUnavailableError } from '../errors.js';
+import { utcClock } from '../../kernel/utc.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -9,7 +10,7 @@ export interface BreakerOptions {
   cooldownMs: number;
 }
 
-const hms = (t: number): string => `${new Date(t).toISOString().slice(11, 19)} UTC`;
+const hms = (t: number): string => `${utcClock(t)} UTC`;
 
 /**
  * One exchange's circuit breaker. What counts: an *operation* (one ccxt call, after its own

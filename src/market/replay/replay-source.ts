@@ -6,6 +6,7 @@ import { timeframeMs, TIMEFRAMES } from '../timeframes.js';
 import { fromColumns, sliceCandles, type CandleRequest, type Candles, type MarketInfo, type MarketSource, type OrderBook, type Ticker, type Trade } from '../types.js';
 import { lowerBound, upperBound } from '../search.js';
 import { lastCandleTimeFromTail, parseCandleCsv, parseTradesCsv, type CandleColumns, type TradeColumns } from './csv.js';
+import { utcAt } from '../../kernel/utc.js';
 
 /**
  * The replay source: the MarketSource interface over recorded files (see
@@ -47,7 +48,6 @@ const DAY_MS = 86_400_000;
 const DEFAULT_CANDLE_LIMIT = 500;
 const DEFAULT_TRADE_LIMIT = 1000;
 
-const iso = (t: number): string => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 interface SeriesEntry {
   exchange: string;
@@ -83,7 +83,7 @@ export async function createReplaySource(opts: ReplaySourceOptions): Promise<Mar
     if (!Number.isFinite(opts.replayTime)) throw new MarketError(`replay time is not a valid time (${opts.replayTime})`);
     const wall = opts.clock.now();
     if (opts.replayTime > wall) {
-      throw new MarketError(`replay time ${iso(opts.replayTime)} is in the future (now ${iso(wall)}); nothing can have been recorded then`);
+      throw new MarketError(`replay time ${utcAt(opts.replayTime)} is in the future (now ${utcAt(wall)}); nothing can have been recorded then`);
     }
   }
   const now = opts.replayTime ?? (await newestClose(index, dir));
@@ -359,7 +359,7 @@ class ReplaySource implements MarketSource {
     const end = upperBound(cols.time, this.nowMs);
     if (end === 0 && cols.length > 0) {
       throw new NotEnoughDataError(
-        `${exchange} ${symbol}: recorded trades start ${iso(cols.time[0] as number)}, after the desk's now (${iso(this.nowMs)}); set market.replayTime later to replay them`,
+        `${exchange} ${symbol}: recorded trades start ${utcAt(cols.time[0] as number)}, after the desk's now (${utcAt(this.nowMs)}); set market.replayTime later to replay them`,
       );
     }
     let from: number;
@@ -453,7 +453,7 @@ class ReplaySource implements MarketSource {
     if (end === 0) {
       const where = `${e.exchange} ${e.symbol} ${e.timeframe}`;
       if (cols.length === 0) throw new NotEnoughDataError(`${where}: the record (${e.file}) has no candles`);
-      throw new NotEnoughDataError(`${where}: the record starts ${iso(cols.time[0] as number)}, after the desk's now (${iso(this.nowMs)}) — no candle had closed by then`);
+      throw new NotEnoughDataError(`${where}: the record starts ${utcAt(cols.time[0] as number)}, after the desk's now (${utcAt(this.nowMs)}) — no candle had closed by then`);
     }
     return end;
   }
