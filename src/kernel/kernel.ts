@@ -485,7 +485,8 @@ export class Kernel {
   private async openOrders(opts: KernelOptions): Promise<void> {
     const { config } = this;
     const journal = new OrderJournal(this.store.namespace('orders'));
-    const paper = new PaperBroker({ market: this.market, store: this.store.namespace('paper'), clock: this.clock, config: config.trading.paper });
+    // on Redis other desks share the paper account: they take turns through its lease
+    const paper = new PaperBroker({ market: this.market, store: this.store.namespace('paper'), clock: this.clock, config: config.trading.paper, shared: this.store.kind === 'redis' });
     this.paperRef = paper;
     const live = new LiveSwitch({
       kv: this.store.namespace('orders'),

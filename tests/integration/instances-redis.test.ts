@@ -69,6 +69,30 @@ describe('two instances on one Redis', () => {
   });
 });
 
+describe('the paper account shared by two instances', () => {
+  it('orders placed on both at once: every fill reaches the one account, none is lost or spent twice', async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const a = await instance(prefix, 'a');
+    const b = await instance(prefix, 'b');
+    const start = (await a.kernel.orders.balances()).find((x) => x.currency === 'USDT')?.total ?? NaN;
+    const placed = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).kernel.orders.place(buy(`shared-${i}`, { amount: 0.002 }), TOM)),
+    );
+    expect(placed.map((o) => o.state)).toEqual(Array.from({ length: 16 }, () => 'filled'));
+    const spent = placed.flatMap((o) => o.fills).reduce((sum, f) => sum + f.price * f.amount + f.fee, 0);
+
+    // both read the same account, and it holds all sixteen fills
+    for (const d of [a, b]) {
+      const usdt = (await d.kernel.orders.balances()).find((x) => x.currency === 'USDT');
+      const btc = (await d.kernel.orders.balances()).find((x) => x.currency === 'BTC');
+      expect(usdt?.total).toBeCloseTo(start - spent, 6);
+      expect(btc?.total).toBeCloseTo(16 * 0.002, 12);
+      const position = (await d.kernel.orders.positions()).find((p) => p.symbol === 'BTC/USDT');
+      expect(position?.amount).toBeCloseTo(16 * 0.002, 12);
+    }
+  });
+});
+
 describe('schedules across two instances', () => {
   it('a schedule every second, on two desks for 10 s, fires about 10 times in all — each second on one desk only', async () => {
     const prefix = `t-${randomUUID().slice(0, 8)}`;

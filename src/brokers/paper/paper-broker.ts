@@ -8,6 +8,7 @@ import { adverseBps, depthQuote, describeTouch, marketable, spreadBps, type Pric
 import { fmt, sub } from './format.js';
 import { checkMinCost, checkOrderRules, marketRules, observe, type MarketRules, type PaperMarket } from './market-view.js';
 import { newRecord, toUpdate, type PaperFill, type PaperOrder } from './order-record.js';
+import { AccountLease, DEFAULT_LEASE, type LeaseOptions } from './lease.js';
 import { PaperStore } from './persistence.js';
 import { checkShape, planArrival, plannedNotional, type Arrival, type ExecutionOk } from './planner.js';
 
@@ -19,6 +20,11 @@ export interface PaperBrokerOptions {
   /** fill and ledger times */
   clock: Clock;
   config: TradingConfig['paper'];
+  /**
+   * other desks use the same store (Redis): each operation then takes the account's lease and
+   * reads the account afresh, so two desks never spend the same balance or lose each other's fills
+   */
+  shared?: boolean | LeaseOptions;
 }
 
 /** one operation's working copies; committed together or not at all */
@@ -52,7 +58,8 @@ interface Ctx {
  *   nothing to cancel" (saying 'failed' about a filled order would be a lie in the journal).
  *   An unknown id → 'failed', "no such order". A cancel wins over a cross no poll has seen yet.
  * - Mutations run one at a time through an in-process promise chain, so concurrent place()
- *   calls cannot spend the same balance twice. (One process per paper account.)
+ *   calls cannot spend the same balance twice; with `shared` (several desks on one Redis) each
+ *   also holds the account's lease in the store and starts from what the store holds.
  * - Failures the trader can fix (no money, a market rule, no price) end the order 'failed' with
  *   the reason, stored like any outcome, so a retry of that id answers the same.
  */
@@ -63,8 +70,11 @@ export class PaperBroker implements Broker {
   private readonly orders = new Map<string, PaperOrder>();
   private chain: Promise<unknown> = Promise.resolve();
 
+  private readonly lease: AccountLease | undefined;
+
   constructor(private readonly o: PaperBrokerOptions) {
     this.db = new PaperStore(o.store);
+    if (o.shared) this.lease = new AccountLease(o.store, o.shared === true ? DEFAULT_LEASE : o.shared);
   }
 
   place(order: Order): Promise<BrokerUpdate> {
@@ -215,7 +225,19 @@ export class PaperBroker implements Broker {
   // ---------------------------------------------------------------------------------------------
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
+    const lease = this.lease;
+    const step =
+      lease === undefined
+        ? fn
+        : () =>
+            lease.hold(() => {
+              // another desk may have moved the account since: nothing cached is trusted
+              this.account = null;
+              this.orders.clear();
+              this.db.forget();
+              return fn();
+            });
+    const run = this.chain.then(step, step);
     this.chain = run.catch(() => undefined);
     return run;
   }

@@ -54,10 +54,15 @@ export interface Commit {
 }
 
 export class PaperStore {
-  /** entries per ledger chunk, remembered so a fill does not re-read its chunk (one process per paper account) */
+  /** entries per ledger chunk, remembered so a fill does not re-read its chunk (see forget) */
   private readonly chunkSizes = new Map<string, number>();
 
   constructor(private readonly kv: Keyv) {}
+
+  /** another desk may have written since (a shared store): read chunk sizes afresh */
+  forget(): void {
+    this.chunkSizes.clear();
+  }
 
   /** The account, after finishing an operation a crash interrupted; the starting balances when there is none yet. */
   async loadAccount(starting: Record<string, number>): Promise<AccountState> {
