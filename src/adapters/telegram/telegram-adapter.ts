@@ -158,7 +158,10 @@ export class TelegramAdapter implements ChatAdapter {
   private async startPolling(me: UserFromGetMe): Promise<void> {
     // a webhook left set (by another deployment) would make getUpdates fail with 409
     await this.call('deleteWebhook', () => this.bot.telegram.deleteWebhook());
-    const poller = new LongPoll(this.bot.telegram, (u) => this.bot.handleUpdate(u), {
+    // an update that fails is logged; it must not end polling for everyone else
+    const handle = (u: Update): Promise<void> =>
+      this.bot.handleUpdate(u).catch((err: unknown) => this.log.error({ error: describeError(err, this.opts.token), update: u.update_id }, 'telegram update failed'));
+    const poller = new LongPoll(this.bot.telegram, handle, {
       allowedUpdates: ALLOWED_UPDATES,
       policy: this.policy,
       token: this.opts.token,
