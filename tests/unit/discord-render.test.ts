@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ButtonTokens } from '../../src/adapters/discord/buttons.js';
 import { applicationCommands, commandLine } from '../../src/adapters/discord/commands.js';
-import { DISCORD_LIMITS, embedLength, renderReply } from '../../src/adapters/discord/render.js';
+import { DISCORD_LIMITS, embedLength, escapeText, renderReply } from '../../src/adapters/discord/render.js';
 import { describeError } from '../../src/adapters/discord/retry.js';
 import { arg } from '../../src/kernel/commands/args.js';
 import type { RegisteredCommand } from '../../src/kernel/commands/command.js';
 import { parseArgs } from '../../src/kernel/commands/parse-args.js';
 import { tokenize } from '../../src/kernel/commands/tokenize.js';
 import { block, reply, type Reply } from '../../src/kernel/reply.js';
-import { HTTPError } from 'discord.js';
+import { escapeMarkdown, HTTPError } from 'discord.js';
 
 const ids = { buttonId: (c: string) => `id:${c}` };
 
@@ -186,5 +186,20 @@ describe('button tokens and errors', () => {
     expect(text).toContain('interactions/123/***');
     expect(text).not.toContain('secretTOKEN');
     expect(describeError(new Error('bad MTA.bot.token.value'), ['MTA.bot.token.value'])).toBe('Error: bad ***');
+  });
+});
+
+describe('escapeText', () => {
+  it('is escapeMarkdown exactly, on text with and without markdown characters', () => {
+    // a fixed pseudo-random walk over an alphabet rich in what Discord treats as markdown
+    const alphabet = ['a', 'Z', '0', '.', ' ', '\n', '-', '#', '[', ']', '(', ')', '<', '>', ':', '/', '*', '_', '~', '|', '`', '\\', 'https://x.io/a_b'];
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    for (let i = 0; i < 2_000; i++) {
+      const text = Array.from({ length: 1 + (next() % 24) }, () => alphabet[next() % alphabet.length]).join('');
+      expect(escapeText(text), JSON.stringify(text)).toBe(escapeMarkdown(text));
+    }
+    expect(escapeText('BTC/USDT 31,706.33 (binance)')).toBe('BTC/USDT 31,706.33 (binance)');
+    expect(escapeText('tom_trader *admin*')).toBe('tom\\_trader \\*admin\\*');
   });
 });

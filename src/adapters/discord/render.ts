@@ -20,6 +20,18 @@ import { tableLines } from '../common/text-table.js';
  * into as few messages as the 10-embed / 6,000-character per-message limits allow.
  */
 
+/** the characters escapeMarkdown's default rules act on (escape, code, bold/italic, underline, strikethrough, spoiler) */
+const MARKDOWN = /[\\`*_~|]/;
+
+/**
+ * escapeMarkdown, skipped for text it would leave as is: most of a reply (names, numbers,
+ * symbols) has none of those characters, and its look-behind rules cost more than the rest of
+ * rendering a short reply.
+ */
+export function escapeText(text: string): string {
+  return MARKDOWN.test(text) ? escapeMarkdown(text) : text;
+}
+
 export const DISCORD_LIMITS = {
   content: 2000,
   description: 4096,
@@ -82,7 +94,7 @@ export function renderReply(reply: Reply, opts: RenderOptions): OutMessage[] {
   for (const b of reply.blocks) {
     switch (b.type) {
       case 'text':
-        units.push({ kind: 'text', text: `${MARK[b.tone ?? 'info']}${escapeMarkdown(b.text)}` });
+        units.push({ kind: 'text', text: `${MARK[b.tone ?? 'info']}${escapeText(b.text)}` });
         break;
       case 'code':
         units.push(codeUnit([], b.text.split('\n'), b.language));
@@ -94,7 +106,7 @@ export function renderReply(reply: Reply, opts: RenderOptions): OutMessage[] {
           pieces.push({ embed: b.title ? { title: b.title.slice(0, DISCORD_LIMITS.title), fields } : { fields } });
           break;
         }
-        if (b.title) units.push({ kind: 'text', text: `**${escapeMarkdown(b.title)}**` });
+        if (b.title) units.push({ kind: 'text', text: `**${escapeText(b.title)}**` });
         const t = tableLines(b);
         units.push(codeUnit(t.lines.slice(0, t.headerLines), t.lines.slice(t.headerLines)));
         break;
@@ -161,7 +173,7 @@ function pack(pieces: Piece[]): OutMessage[] {
 function kvFields(b: Extract<Block, { type: 'table' }>): APIEmbedField[] | null {
   if (b.header !== undefined || b.rows.length === 0 || b.rows.length > DISCORD_LIMITS.fields) return null;
   if (b.rows.some((r) => r.length !== 2 || (r[0] ?? '').trim() === '')) return null;
-  const fields = b.rows.map(([k = '', v = '']) => ({ name: escapeMarkdown(k), value: v.trim() === '' ? '—' : escapeMarkdown(v) }));
+  const fields = b.rows.map(([k = '', v = '']) => ({ name: escapeText(k), value: v.trim() === '' ? '—' : escapeText(v) }));
   if (fields.some((f) => f.name.length > DISCORD_LIMITS.fieldName || f.value.length > DISCORD_LIMITS.fieldValue)) return null;
   const inline = fields.every((f) => f.value.length <= INLINE_MAX);
   return fields.map((f) => ({ ...f, inline }));
