@@ -323,13 +323,13 @@ export class DiscordAdapter implements ChatAdapter {
 
 const TIMEOUT = Symbol('timeout');
 
-async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
-  const ac = new AbortController();
-  try {
-    return await Promise.race([p, sleep(ms, TIMEOUT, { signal: ac.signal })]);
-  } finally {
-    ac.abort();
-  }
+/** `p`, or TIMEOUT after `ms`; a plain timer (an aborted timers/promises sleep builds an AbortError per reply) */
+function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMEOUT>((resolve) => {
+    timer = setTimeout(resolve, ms, TIMEOUT);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function files(m: OutMessage): Array<{ attachment: Buffer; name: string; description: string }> {
