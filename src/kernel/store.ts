@@ -76,6 +76,8 @@ export interface OpenStoreOptions {
   onError?: (err: Error) => void;
   /** how often the background sweep runs; default 1 h; 0 disables it */
   sweepIntervalMs?: number;
+  /** SQLite: how often the WAL is checkpointed into the database file; default 1 s */
+  checkpointIntervalMs?: number;
 }
 
 /** lower-case, digits, '.', '-': no SQL LIKE wildcards ('_', '%'), no Redis glob characters, no ':' separators */
@@ -83,6 +85,8 @@ const NAMESPACE_RE = /^[a-z][a-z0-9.-]{0,63}$/;
 const KEY_PREFIX_RE = /^[A-Za-z0-9._-]{0,64}$/;
 const SQLITE_TABLE = 'keyv';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/** how often the SQLite WAL is checkpointed into the file (the namespaces' connections never do it) */
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 const DEFAULT_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
 
@@ -285,6 +289,13 @@ async function openSqlite(opts: OpenStoreOptions): Promise<KernelStore> {
     return Array.isArray(rows) ? rows.length : 0;
   };
 
+  // PASSIVE: copies what it can without waiting for, or blocking, the namespaces' readers and writers
+  const checkpoint = (mode: 'PASSIVE' | 'TRUNCATE'): Promise<unknown> => admin.query(`PRAGMA wal_checkpoint(${mode})`);
+  const checkpoints = setInterval(() => {
+    checkpoint('PASSIVE').catch((err: unknown) => opts.onError?.(toError(err)));
+  }, opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS);
+  checkpoints.unref();
+
   const store = makeStore(
     'sqlite',
     `sqlite (${file})`,
@@ -294,6 +305,9 @@ async function openSqlite(opts: OpenStoreOptions): Promise<KernelStore> {
       // cut loses at most the last commits instead of paying an fsync on every write (dedupe ids
       // are written per message). Errors surface on the connection's next query anyway.
       adapter.query('PRAGMA synchronous=NORMAL').catch(() => undefined);
+      // the admin connection checkpoints on a timer (below): a namespace's commit never pays for
+      // copying the WAL back and syncing the file, which held up every claim of its batch
+      adapter.query('PRAGMA wal_autocheckpoint=0').catch(() => undefined);
       adapters.set(name, adapter);
       // Keyv prefixes keys with "name:" and sets adapter.namespace, which scopes clear() to that prefix.
       const where = `sqlite store (${name})`;
@@ -314,9 +328,13 @@ async function openSqlite(opts: OpenStoreOptions): Promise<KernelStore> {
     },
     sweep,
     async () => {
-      const all = [...adapters.values(), admin];
+      clearInterval(checkpoints);
+      const spaces = [...adapters.values()];
       adapters.clear();
-      await Promise.all(all.map((a) => a.disconnect()));
+      await Promise.all(spaces.map((a) => a.disconnect()));
+      // leave the file whole and the WAL empty: a copy of data/ is then a copy of the desk
+      await checkpoint('TRUNCATE').catch((err: unknown) => opts.onError?.(toError(err)));
+      await admin.disconnect();
     },
     opts,
   );

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@keyv/redis';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openStore, redactRedisUrl, setIfAbsent, StoreUnavailableError, type StoreKind } from '../../src/kernel/store.js';
 import { requireRedisUrl } from '../setup/redis-url.js';
 import { storeFixtures } from '../helpers/stores.js';
@@ -150,6 +150,21 @@ describe('sqlite store', () => {
     const second = await open('sqlite', { dataDir });
     expect(await second.namespace('kernel').get('k')).toEqual({ v: 1 });
     expect(await second.namespace('risk').get('k')).toBe('risk-value');
+  });
+
+  it('checkpoints the WAL on its own timer while open, and leaves it empty at close', async () => {
+    const dataDir = tempDir();
+    const store = await openStore({ kind: 'sqlite', dataDir, sqliteFile: 'deskbot.sqlite', redisUrl: null, keyPrefix: 'x', checkpointIntervalMs: 20 });
+    const kv = store.namespace('dedupe');
+    await Promise.all(Array.from({ length: 300 }, (_, i) => setIfAbsent(kv, `msg-${i}`, i, 60_000)));
+    const wal = path.join(dataDir, 'deskbot.sqlite-wal');
+    // the namespaces never checkpoint (wal_autocheckpoint=0); the timer copies their commits into the file
+    await vi.waitFor(() => expect(statSync(path.join(dataDir, 'deskbot.sqlite')).size).toBeGreaterThan(300 * 40), { timeout: 10_000, interval: 20 });
+    expect(statSync(wal).size).toBeGreaterThan(0);
+    await store.close();
+    expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0);
+    const again = await open('sqlite', { dataDir });
+    expect(await again.namespace('dedupe').get('msg-299')).toBe(299);
   });
 
   it('fails with a clear error when the file cannot be opened', async () => {
