@@ -137,6 +137,20 @@ export function decide(v: PredictView): Decision {
   return { signal: reasons.length === 0, kind, reasons };
 }
 
+/**
+ * The ML line under a /signal answer: the gated forecast at the same candle, and whether it
+ * agrees with the strategy. Shown beside the verdict, never mixed into the strategy's score.
+ */
+export function signalView(v: PredictView, d: Decision, strategy: 'long' | 'short' | 'flat'): Block {
+  const fc = v.forecasts[d.kind];
+  const h = horizonLabel(v.meta.horizon, v.meta.timeframeMs);
+  const head = `ML (${ml.MODEL_LABEL[d.kind]}, next ${h}): ${fc.direction}, P(up) ${f4(fc.p)} ± ${f4(fc.sd)}, confidence ${f2(fc.confidence)}`;
+  if (!d.signal) return block.text(`${head} — no ML signal: ${d.reasons.join('; ')}.`);
+  const agrees = (fc.direction === 'up' && strategy === 'long') || (fc.direction === 'down' && strategy === 'short');
+  const relation = strategy === 'flat' ? 'the strategy is flat' : agrees ? `agrees with ${strategy.toUpperCase()}` : `disagrees with ${strategy.toUpperCase()}`;
+  return block.text(`${head} — ML signal (gate ${f2(v.gate)}): ${relation}.`, agrees ? 'ok' : 'warn');
+}
+
 export function predictReply(v: PredictView, d: Decision): Reply {
   const m = v.meta;
   const kinds = ml.MODEL_KINDS;

@@ -19,7 +19,7 @@ import {
   type Principal,
   type Reply,
 } from '../../src/kernel/index.js';
-import { decide, describeModel, evaluateReply, horizonLabel, predictReply, progressLine, verdictWord } from './format.js';
+import { decide, describeModel, evaluateReply, horizonLabel, predictReply, progressLine, signalView, verdictWord, type Decision, type PredictView } from './format.js';
 
 /**
  * Direction models (LSTM and GRU, TensorFlow.js) on engineered features — returns over several
@@ -62,6 +62,9 @@ declare module '../../src/kernel/index.js' {
 }
 
 export const TRAIN_PERMISSION = 'ml:train';
+
+/** why the ML view under /signal has nothing (or only a reason) to show */
+class NoView extends Error {}
 
 const horizonPattern = /^\d+[mhdw]$/;
 
@@ -215,6 +218,66 @@ export default definePlugin({
       cache.set(dir, entry);
       return entry.loaded;
     };
+
+    /**
+     * The forecast at the newest closed candle of `t`'s market with the saved models, gated
+     * (decide): shared by /predict and the view under /signal. `fail` says why there is none.
+     */
+    const forecastNow = async (
+      t: { exchange: string; symbol: string; timeframe: string; timeframeMs: number; horizon: number; dir: string },
+      fail: (m: string) => never,
+    ): Promise<{ m: ml.LoadedModels; view: PredictView; d: Decision; candleTime: number }> => {
+      let m: ml.LoadedModels;
+      try {
+        m = await loaded(t.dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return fail(noModel(t));
+        throw err;
+      }
+      const need = ml.minWindow(m.meta);
+      const recent = await closedCandles(market, { symbol: t.symbol, exchange: t.exchange, timeframe: t.timeframe }, cfg.predictWindow);
+      const lastGap = recent.gaps[recent.gaps.length - 1];
+      const tail = lastGap === undefined ? recent.length : recent.length - recent.time.lastIndexOf(lastGap.before);
+      const w = contiguousWindow(recent, tail >= need ? Math.min(tail, cfg.predictWindow) : need);
+      const candleTime = w.time[w.length - 1] as number;
+      if (candleTime < m.meta.final.labelsKnownUntil) {
+        return fail(
+          `the model was trained on labels up to ${utcAt(m.meta.final.labelsKnownUntil)}, after the candle this forecast would be made at (${utcAt(candleTime)}): that is look-ahead — not predicting`,
+        );
+      }
+      const forecasts = ml.forecast(m, { high: w.high, low: w.low, close: w.close, volume: w.volume });
+      const view: PredictView = { meta: m.meta, forecasts, candleTime, gate: cfg.gate };
+      return { m, view, d: decide(view), candleTime };
+    };
+
+    // under every /signal for a market that has a model: its gated forecast at the same candle
+    ctx.contribute('signal', {
+      name: 'ml',
+      render: async (s) => {
+        const quiet = (why: string): never => {
+          throw new NoView(why);
+        };
+        let t: Awaited<ReturnType<typeof target3>>;
+        try {
+          // the signal's timeframe, one candle ahead (the horizon /predict uses for a timeframe alone)
+          t = await target3(s.symbol, s.timeframe, undefined, quiet);
+        } catch (err) {
+          if (err instanceof NoView) return null;
+          throw err;
+        }
+        try {
+          const f = await forecastNow(t, quiet);
+          if (f.candleTime !== s.candleTime) {
+            return [block.text(`ML: its newest closed candle (${utcAt(f.candleTime)}) is not the signal's (${utcAt(s.candleTime)}); no view.`)];
+          }
+          return [signalView(f.view, f.d, s.direction)];
+        } catch (err) {
+          // no model for this market: nothing to say; any other reason is said
+          if (err instanceof NoView) return err.message.startsWith('no model for') ? null : [block.text(`ML: no view — ${err.message}.`)];
+          throw err;
+        }
+      },
+    });
 
     const statusReply = async (): Promise<Reply> => {
       const rt = await ml.loadTf(cfg.backend);
@@ -377,28 +440,8 @@ export default definePlugin({
         examples: ['/predict BTC/USDT', '/predict btc 24h'],
         handler: async (c) => {
           const t = await target3(c.args.symbol, c.args.timeframe ?? cfg.timeframe, c.args.horizon ?? cfg.horizon, c.fail);
-          let m: ml.LoadedModels;
-          try {
-            m = await loaded(t.dir);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'ENOENT') return c.fail(noModel(t));
-            throw err;
-          }
-          const need = ml.minWindow(m.meta);
-          const recent = await closedCandles(market, { symbol: t.symbol, exchange: t.exchange, timeframe: t.timeframe }, cfg.predictWindow);
-          const lastGap = recent.gaps[recent.gaps.length - 1];
-          const tail = lastGap === undefined ? recent.length : recent.length - recent.time.lastIndexOf(lastGap.before);
-          const w = contiguousWindow(recent, tail >= need ? Math.min(tail, cfg.predictWindow) : need);
-          const candleTime = w.time[w.length - 1] as number;
-          if (candleTime < m.meta.final.labelsKnownUntil) {
-            return c.fail(
-              `the model was trained on labels up to ${utcAt(m.meta.final.labelsKnownUntil)}, after the candle this forecast would be made at (${utcAt(candleTime)}): that is look-ahead — not predicting`,
-            );
-          }
-          const forecasts = ml.forecast(m, { high: w.high, low: w.low, close: w.close, volume: w.volume });
-          const view = { meta: m.meta, forecasts, candleTime, gate: cfg.gate };
-          const d = decide(view);
-          const fc = forecasts[d.kind];
+          const { m, view, d, candleTime } = await forecastNow(t, c.fail);
+          const fc = view.forecasts[d.kind];
           ctx.audit({ kind: 'ml.predict', by: who(c.principal), symbol: t.symbol, timeframe: t.timeframe, horizon: t.horizon, model: d.kind, p: Number(fc.p.toFixed(4)), sd: Number(fc.sd.toFixed(4)), gate: cfg.gate, signal: d.signal });
           if (d.signal) {
             await ctx.emit('ml.signal', {

@@ -10,8 +10,11 @@ import {
   reply,
   sliceCandles,
   TIMEFRAMES,
+  type Block,
   type CheckedCandles,
   type MarketData,
+  type PluginContext,
+  type SignalContext,
   ta,
 } from '../../src/kernel/index.js';
 import { indicatorsReply, signalReply, strategiesReply, scanReply, type SeriesMeta } from './format.js';
@@ -84,6 +87,23 @@ export async function closedWindow(
   const lastGap = c.gaps[c.gaps.length - 1];
   const tail = lastGap === undefined ? c.length : c.length - c.time.lastIndexOf(lastGap.before);
   return contiguousWindow(c, tail >= min ? Math.min(tail, want) : min);
+}
+
+/**
+ * What other plugins show under a /signal answer (the ML forecast), in the order they were
+ * added; one that fails says so in its place and the answer still goes out.
+ */
+async function signalViews(ctx: PluginContext<unknown>, s: SignalContext): Promise<Block[]> {
+  const out: Block[] = [];
+  for (const view of ctx.contributions('signal')) {
+    try {
+      out.push(...((await view.render(s)) ?? []));
+    } catch (err) {
+      ctx.log.warn({ err, view: view.name, symbol: s.symbol }, 'signal view failed');
+      out.push(block.text(`${view.name}: not available (${err instanceof Error ? err.message : String(err)})`, 'warn'));
+    }
+  }
+  return out;
 }
 
 function meta(w: CheckedCandles): SeriesMeta {
@@ -242,7 +262,11 @@ export default definePlugin({
           const timeframe = c.args.timeframe ?? cfg.defaultTimeframe;
           const req = { symbol: c.args.symbol, timeframe, ...(c.args.exchange !== undefined ? { exchange: c.args.exchange } : {}) };
           const w = await closedWindow(market, req, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
-          return signalReply(meta(w), evaluate(strategy, w as Series), strategy);
+          const m = meta(w);
+          const sig = evaluate(strategy, w as Series);
+          const answer = signalReply(m, sig, strategy);
+          const views = await signalViews(ctx, { exchange: m.exchange, symbol: m.symbol, timeframe: m.timeframe, direction: sig.direction, candleTime: m.candleTime });
+          return views.length > 0 ? { ...answer, blocks: [...answer.blocks, ...views] } : answer;
         },
       }),
     );

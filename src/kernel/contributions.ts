@@ -36,6 +36,29 @@ export interface DigestSection {
  */
 export interface Contributions {
   digest: DigestSection;
+  signal: SignalView;
+}
+
+/** The market a /signal answer is about and what the strategy said, for the views under it. */
+export interface SignalContext {
+  exchange: string;
+  symbol: string;
+  timeframe: string;
+  /** the strategy's verdict */
+  direction: 'long' | 'short' | 'flat';
+  /** open time of the closed candle the signal is for */
+  candleTime: number;
+}
+
+/**
+ * A view another plugin adds under a /signal answer (the ML forecast). It is shown beside the
+ * strategy's verdict and never mixed into its score: the backtest replays strategies without
+ * these views, and a view must not see past `candleTime`.
+ */
+export interface SignalView {
+  name: string;
+  /** null: nothing to say about this market (e.g. no model for it) */
+  render(s: SignalContext): Promise<Block[] | null>;
 }
 
 /** the contributions made so far, by slot, in order */

@@ -18,7 +18,7 @@ export type { ScheduleSpec } from './scheduler.js';
 export type { Clock } from './clock.js';
 export { UserError } from './errors.js';
 export type { Alert, AlertSeverity } from './alerts/router.js';
-export type { Contributions, DigestFacts, DigestPeriod, DigestSection } from './contributions.js';
+export type { Contributions, DigestFacts, DigestPeriod, DigestSection, SignalContext, SignalView } from './contributions.js';
 export type { JobRun, JobRunner } from './jobs.js';
 export type { Facts as LlmFacts, Summary, SummariseRequest } from '../llm/index.js';
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mlPlugin, { type MlSignal } from '../../plugins/ml/index.js';
+import signalsPlugin from '../../plugins/signals/index.js';
 import { renderText } from '../../src/adapters/console/render.js';
 import type { Block, Reply } from '../../src/kernel/index.js';
 import { FEATURE_NAMES, FEATURE_WARMUP, loadTf, type ModelMeta, type TestPredictions } from '../../src/ml/index.js';
@@ -247,6 +248,36 @@ describe('/predict', () => {
       expect(await early.say('vic', '/predict btc 24h')).toContain('no model for BTC/USDT 1h, horizon 24h');
       expect(await early.say('vic', '/model evaluate eth')).toContain('no model for ETH/USDT 1h, horizon 1h');
       expect(await early.say('vic', '/model evaluate btc 1h 90m')).toContain('horizon 90m is not a whole number of 1h candles');
+    } finally {
+      await early.kernel.stop();
+    }
+  });
+});
+
+describe('the ML view under /signal', () => {
+  it('shows the gated forecast at the same candle beside the strategy, never in its score; nothing for a market without a model', async () => {
+    const both = await startDesk({
+      plugins: [signalsPlugin, mlPlugin],
+      config: testConfig({ market: { dir: sharedDataDir() }, plugins: { settings: { ml: { modelsDir, ...SETTINGS } } } }),
+    });
+    const alone = await startDesk({ plugins: [signalsPlugin], config: testConfig({ market: { dir: sharedDataDir() } }) });
+    try {
+      const withMl = await both.say('vic', '/signal btc 1h');
+      expect(withMl).toMatch(/ML \((LSTM|GRU), next 1h\): (up|down), P\(up\) 0\.\d{4} ± 0\.\d{4}, confidence 0\.\d\d — no ML signal: confidence 0\.\d\d \((LSTM|GRU)\) is below the gate 0\.99/);
+      // the strategy's own answer is the same with or without the view
+      const without = await alone.say('vic', '/signal btc 1h');
+      expect(withMl.split('\n').filter((l) => !l.includes('ML ('))).toEqual(without.split('\n'));
+      expect(await both.say('vic', '/signal eth 1h')).not.toContain('ML');
+    } finally {
+      await both.kernel.stop();
+      await alone.kernel.stop();
+    }
+    const early = await startDesk({
+      plugins: [signalsPlugin, mlPlugin],
+      config: testConfig({ market: { dir: sharedDataDir(), replayTime: '2021-06-01T00:00:00Z' }, plugins: { settings: { ml: { modelsDir, ...SETTINGS } } } }),
+    });
+    try {
+      expect(await early.say('vic', '/signal btc 1h')).toMatch(/ML: no view — the model was trained on labels up to 2021-07-17 \d\d:00 UTC, after the candle/);
     } finally {
       await early.kernel.stop();
     }

@@ -9,6 +9,7 @@ import * as ta from '../../src/ta/index.js';
 import { sliceCandles, type Candles } from '../../src/market/types.js';
 import { recordedCandles, sharedDataDir } from '../helpers/recorded.js';
 import { startDesk, testConfig, type TestDesk } from '../helpers/kernel.js';
+import { block, definePlugin, type SignalContext } from '../../src/kernel/index.js';
 
 let desk: TestDesk | undefined;
 afterEach(async () => {
@@ -121,6 +122,39 @@ describe('/signal on recorded data', () => {
     const d = await replayDesk({ replayTime: new Date(after + 100 * HOUR).toISOString() });
     // trend needs EMA(200): 100 candles after the gap are not enough
     expect(await d.say('vic', '/signal btc 1h trend')).toMatch(/candles? missing between .* only 100 contiguous candles after it, 200 needed — not computing/);
+  });
+});
+
+describe('views other plugins add under /signal', () => {
+  it('are shown after the answer with what the strategy said at which candle; one that fails says so and the answer still comes', async () => {
+    const seen: SignalContext[] = [];
+    const views = definePlugin({
+      name: 'views',
+      version: '0.0.0',
+      setup(ctx) {
+        ctx.contribute('signal', {
+          name: 'echo',
+          render: async (s) => {
+            seen.push(s);
+            return [block.text(`echo: ${s.symbol} ${s.timeframe} ${s.direction} at ${new Date(s.candleTime).toISOString()}`)];
+          },
+        });
+        ctx.contribute('signal', { name: 'none', render: async () => null });
+        ctx.contribute('signal', {
+          name: 'broken',
+          render: async () => {
+            throw new Error('model file unreadable');
+          },
+        });
+      },
+    });
+    desk = await startDesk({ plugins: [signalsPlugin, views], config: testConfig({ market: { dir: sharedDataDir() } }) });
+    const out = await desk.say('vic', '/signal btc 1h');
+    expect(seen).toEqual([{ exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', direction: expect.stringMatching(/^(long|short|flat)$/), candleTime: Date.parse('2021-07-17T20:00:00Z') }]);
+    expect(out).toContain(`BTC/USDT 1h · balanced: ${(seen[0]?.direction ?? '').toUpperCase()}`);
+    expect(out).toContain(`echo: BTC/USDT 1h ${seen[0]?.direction} at 2021-07-17T20:00:00.000Z`);
+    expect(out).toContain('broken: not available (model file unreadable)');
+    expect(out.indexOf('echo:')).toBeGreaterThan(out.indexOf('rules that fired'));
   });
 });
 
