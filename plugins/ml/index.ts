@@ -273,7 +273,7 @@ export default definePlugin({
           return [signalView(f.view, f.d, s.direction)];
         } catch (err) {
           // no model for this market: nothing to say; any other reason is said
-          if (err instanceof NoView) return err.message.startsWith('no model for') ? null : [block.text(`ML: no view — ${err.message}.`)];
+          if (err instanceof NoView) return err.message === noModel(t) ? null : [block.text(`ML: no view — ${err.message}.`)];
           throw err;
         }
       },
