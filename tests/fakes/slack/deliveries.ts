@@ -49,7 +49,7 @@ export async function sendSigned(url: string, body: string, contentType: string,
  */
 const agent = new Agent({ keepAlive: true });
 
-function post(url: string, headers: Record<string, string>, body: string): Promise<SentRequest> {
+function post(url: string, headers: Record<string, string>, body: string, retried = false): Promise<SentRequest> {
   return new Promise<SentRequest>((resolve, reject) => {
     const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
       const chunks: Buffer[] = [];
@@ -57,7 +57,12 @@ function post(url: string, headers: Record<string, string>, body: string): Promi
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     });
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // the app closed a kept-alive connection just as it was reused: send again on a fresh one
+      // (Node's documented remedy; a request that did arrive is a redelivery the desk dedupes)
+      if (!retried && req.reusedSocket && err.code === 'ECONNRESET') post(url, headers, body, true).then(resolve, reject);
+      else reject(err);
+    });
     req.end(body);
   });
 }
