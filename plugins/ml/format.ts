@@ -100,7 +100,7 @@ export function evaluateReply(m: ModelMeta, preds: TestPredictions, gate: number
         ['features', `${m.features.length}: ${m.features.join(', ')}`],
         [
           'settings',
-          `sequence ${m.settings.seqLen}, ${m.settings.units} units, dropout ${m.settings.dropout}, ${m.settings.epochs} epochs, batch ${m.settings.batchSize}, train window ${m.settings.trainWindow}, test window ${m.settings.testWindow}`,
+          `sequence ${m.settings.seqLen}, ${m.settings.units} units, dropout ${m.settings.dropout}, ${m.settings.epochs} epochs, batch ${m.settings.batchSize}, train window ${m.settings.trainWindow}, test window ${m.settings.testWindow}, ${m.settings.seed === undefined ? 'unseeded (trained before seeds)' : `seed ${m.settings.seed}`}`,
         ],
       ],
       'Model',

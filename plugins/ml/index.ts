@@ -101,6 +101,8 @@ export const mlConfig = z
     testWindow: z.number().int().min(10).max(100_000).default(500),
     mcPasses: z.number().int().min(2).max(1000).default(30),
     bins: z.number().int().min(2).max(50).default(10),
+    /** the training's random draws (weights, shuffles, dropout) follow from it: same data and seed, same models */
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
   })
   .strict();
 
@@ -184,6 +186,7 @@ export default definePlugin({
       bins: cfg.bins,
       gate: cfg.gate,
       backend: cfg.backend,
+      seed: cfg.seed,
     });
 
     /** symbol, timeframe and horizon (in candles) of a request, resolved on the market */

@@ -6,8 +6,9 @@
  *
  *   lstm   LSTM(units) over the sequence → Dropout(rate) → Dense(1, sigmoid) = P(up)
  *   gru    GRU(units) over the sequence  → Dropout(rate) → Dense(1, sigmoid) = P(up)
- * Loss: binary cross-entropy, Adam. Weights start random (no seed), so two trainings on the
- * same data differ slightly; the walk-forward scores say how much that matters.
+ * Loss: binary cross-entropy, Adam. Weights start random; in the training worker every draw
+ * follows from settings.seed (seeded-random.ts), so a training can be repeated exactly, and
+ * another seed shows how much the scores owe to the draw.
  *
  * Monte-Carlo dropout (Gal & Ghahramani 2016): the model is run `passes` times with dropout
  * left on (`apply(x, { training: true })`); the mean of the passes is the forecast P(up) and

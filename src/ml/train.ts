@@ -56,6 +56,11 @@ export interface TrainSettings {
   /** confidence gate the gated counts are reported at */
   gate: number;
   backend: BackendPreference;
+  /**
+   * every random draw of the training (initial weights, shuffling, dropout masks) follows from
+   * it, in the worker (see seeded-random.ts): the same data, settings and seed, the same models
+   */
+  seed: number;
 }
 
 export interface TrainRequest {

@@ -120,6 +120,8 @@ describe('/model evaluate on the recorded BTC/USDT 1h', () => {
   it('reports walk-forward accuracy and Brier next to the baselines, consistent with their counts and with an independent computation', async () => {
     const r = await desk.raw('vic', '/model evaluate');
     transcript.evaluate = await desk.say('vic', '/model evaluate BTC/USDT 1h 1h');
+    // the draw it was trained with (the default seed), so the training can be repeated
+    expect(transcript.evaluate).toMatch(/settings +sequence 24, 8 units, .*, seed 1/);
     const ts = tables(r);
     const scores = ts.find((t) => t.title?.startsWith('Test windows, pooled'));
     expect(scores?.title).toBe('Test windows, pooled (450 predictions)');

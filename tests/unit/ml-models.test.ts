@@ -101,7 +101,7 @@ describe('training in a worker thread', () => {
         timeframe: '1h',
         horizon: 24,
         series: { time: cut(c.time), open: cut(c.open), high: cut(c.high), low: cut(c.low), close: cut(c.close), volume: cut(c.volume), timeframeMs: c.timeframeMs },
-        settings: { seqLen: 12, units: 4, dropout: 0.2, epochs: 1, batchSize: 64, learningRate: 0.003, folds: 2, trainWindow: 300, testWindow: 100, mcPasses: 5, bins: 5, gate: 0.8, backend: 'auto' },
+        settings: { seqLen: 12, units: 4, dropout: 0.2, epochs: 1, batchSize: 64, learningRate: 0.003, folds: 2, trainWindow: 300, testWindow: 100, mcPasses: 5, bins: 5, gate: 0.8, backend: 'auto', seed: 7 },
         now: Date.UTC(2021, 6, 18),
         by: 'test',
         outDir,
@@ -120,5 +120,36 @@ describe('training in a worker thread', () => {
     expect(existsSync(path.join(outDir, 'meta.json'))).toBe(true);
     // the 24 samples before each test window are left out of its training (their labels reach into it)
     for (const f of meta.walkForward.folds) expect(f.train.to + 24 * 3_600_000).toBeLessThanOrEqual(f.test.from);
+  }, 300_000);
+
+  it('is repeatable: the same data, settings and seed give the same models and scores; another seed does not', async () => {
+    const c = recordedCandles('binance', 'BTC/USDT', '1h');
+    const n = 900;
+    const cut = (a: Float64Array): Float64Array => a.slice(c.length - n);
+    const series = { time: cut(c.time), open: cut(c.open), high: cut(c.high), low: cut(c.low), close: cut(c.close), volume: cut(c.volume), timeframeMs: c.timeframeMs };
+    const root = mkdtempSync(path.join(os.tmpdir(), 'deskbot-ml-seed-'));
+    const train = async (seed: number, name: string): Promise<{ scores: unknown; predictions: string }> => {
+      const outDir = path.join(root, name);
+      const meta = await startTraining(
+        {
+          exchange: 'binance',
+          symbol: 'BTC/USDT',
+          timeframe: '1h',
+          horizon: 1,
+          series,
+          settings: { seqLen: 8, units: 4, dropout: 0.3, epochs: 2, batchSize: 32, learningRate: 0.003, folds: 2, trainWindow: 200, testWindow: 80, mcPasses: 5, bins: 5, gate: 0.8, backend: 'auto', seed },
+          now: Date.UTC(2021, 6, 18),
+          by: 'test',
+          outDir,
+        },
+        () => undefined,
+      ).result;
+      expect(meta.settings.seed).toBe(seed);
+      return { scores: meta.walkForward, predictions: readFileSync(path.join(outDir, 'predictions.json'), 'utf8') };
+    };
+    const [a, b, other] = await Promise.all([train(11, 'a'), train(11, 'b'), train(12, 'other')]);
+    expect(b.scores).toEqual(a.scores);
+    expect(b.predictions).toBe(a.predictions);
+    expect(other.predictions).not.toBe(a.predictions);
   }, 300_000);
 });
