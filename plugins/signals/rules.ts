@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ta } from '../../src/kernel/index.js';
+import { sliceOhlcv, ta, type OhlcvColumns } from '../../src/kernel/index.js';
 import { fmtNum, fmtPct, fmtSigned } from './format.js';
 
 /**
@@ -10,14 +10,7 @@ import { fmtNum, fmtPct, fmtSigned } from './format.js';
  */
 
 /** What the rules read: columnar candles (the market service's `Candles` fit). */
-export interface Series {
-  readonly open: Float64Array;
-  readonly high: Float64Array;
-  readonly low: Float64Array;
-  readonly close: Float64Array;
-  readonly volume: Float64Array;
-  readonly length: number;
-}
+export type Series = OhlcvColumns;
 
 /**
  * Indicators over one series, computed on first use and kept: a strategy computes only what
@@ -39,7 +32,7 @@ export class Indicators {
     let size = 32;
     while (size < k) size *= 2;
     const from = Math.max(0, i - size + 1);
-    const view = this.get(`near${from},${i}`, () => new Indicators(sliceSeries(this.c, from, i + 1)));
+    const view = this.get(`near${from},${i}`, () => new Indicators(sliceOhlcv(this.c, from, i + 1)));
     return [view, i - from];
   }
 
@@ -91,17 +84,6 @@ export class Indicators {
   realizedVol(n: number): Float64Array {
     return this.get(`rv${n}`, () => ta.realizedVol(this.c.close, n, 1));
   }
-}
-
-function sliceSeries(c: Series, from: number, to: number): Series {
-  return {
-    open: c.open.subarray(from, to),
-    high: c.high.subarray(from, to),
-    low: c.low.subarray(from, to),
-    close: c.close.subarray(from, to),
-    volume: c.volume.subarray(from, to),
-    length: to - from,
-  };
 }
 
 export const FAMILIES = ['trend', 'momentum', 'meanrev', 'breakout', 'volume'] as const;

@@ -1,4 +1,5 @@
 import { candleSlippageBps, type SlippageModel } from '../brokers/paper/fill-model.js';
+import type { OhlcvColumns } from '../market/types.js';
 
 /**
  * The backtest engine: candle-driven, long-only (spot, like the paper broker), pure and
@@ -26,14 +27,8 @@ export const FLAT = 0;
 /** not enough data (warm-up, or the warm-up after a gap): keep whatever is held */
 export const NO_DECISION = -1;
 
-export interface EngineCandles {
+export interface EngineCandles extends OhlcvColumns {
   readonly time: Float64Array;
-  readonly open: Float64Array;
-  readonly high: Float64Array;
-  readonly low: Float64Array;
-  readonly close: Float64Array;
-  readonly volume: Float64Array;
-  readonly length: number;
   /** the candle length; without it, taken from the neighbouring candles */
   readonly timeframeMs?: number;
 }

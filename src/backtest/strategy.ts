@@ -1,5 +1,6 @@
 import { sma } from '../ta/moving-averages.js';
 import { FLAT, LONG, NO_DECISION } from './engine.js';
+import { sliceOhlcv, type OhlcvColumns } from '../market/types.js';
 
 /**
  * Strategies as the engine sees them: a function from one *contiguous* run of candles to a
@@ -9,14 +10,7 @@ import { FLAT, LONG, NO_DECISION } from './engine.js';
  */
 
 /** what a strategy reads: columnar candles (the market service's Candles fit) */
-export interface SeriesColumns {
-  readonly open: Float64Array;
-  readonly high: Float64Array;
-  readonly low: Float64Array;
-  readonly close: Float64Array;
-  readonly volume: Float64Array;
-  readonly length: number;
-}
+export type SeriesColumns = OhlcvColumns;
 
 export type Params = Record<string, number>;
 
@@ -190,17 +184,6 @@ export function segments(time: Float64Array, timeframeMs: number, from = 0, to =
   return out;
 }
 
-export function sliceColumns<C extends SeriesColumns>(c: C, from: number, to: number): SeriesColumns {
-  return {
-    open: c.open.subarray(from, to),
-    high: c.high.subarray(from, to),
-    low: c.low.subarray(from, to),
-    close: c.close.subarray(from, to),
-    volume: c.volume.subarray(from, to),
-    length: to - from,
-  };
-}
-
 /**
  * Decisions for every candle of `c`, the strategy run separately on each gap-free segment (its
  * warm-up starts again after a hole). `tick` is called as candles are decided.
@@ -209,7 +192,7 @@ export async function decideAll(c: SeriesColumns & { time: Float64Array }, timef
   const out = new Int8Array(c.length);
   for (const [a, b] of segments(c.time, timeframeMs)) {
     const view = out.subarray(a, b);
-    const r = strategy.decide(sliceColumns(c, a, b), view, tick);
+    const r = strategy.decide(sliceOhlcv(c, a, b), view, tick);
     if (r !== undefined) await r;
     else await tick(b - a);
   }

@@ -50,8 +50,8 @@ export { utcAt, utcClock, utcDay, utcHourMinute, utcMinute, utcSecond } from './
 
 // Market data: the service on ctx.market, its types, errors and the integrity gate's helpers.
 export type { MarketData, CandlesRequest, MarketRequest } from '../market/service.js';
-export type { Candles, CheckedCandles, Gap, MarketInfo, OrderBook, Ticker, Trade, SourceKind } from '../market/types.js';
-export { sliceCandles } from '../market/types.js';
+export type { Candles, CheckedCandles, Gap, MarketInfo, OhlcvColumns, OrderBook, Ticker, Trade, SourceKind } from '../market/types.js';
+export { sliceCandles, sliceOhlcv } from '../market/types.js';
 export { contiguousWindow, describeGap, requireNoGaps } from '../market/integrity.js';
 export { timeframeMs, TIMEFRAMES } from '../market/timeframes.js';
 export {

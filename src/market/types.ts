@@ -23,6 +23,28 @@ export interface Candles {
   source: SourceKind;
 }
 
+/** The OHLCV columns alone: what indicators, signal rules and strategies read (Candles fit it). */
+export interface OhlcvColumns {
+  readonly open: Float64Array;
+  readonly high: Float64Array;
+  readonly low: Float64Array;
+  readonly close: Float64Array;
+  readonly volume: Float64Array;
+  readonly length: number;
+}
+
+/** candles [from, to) of `c` as views on its columns (nothing copied) */
+export function sliceOhlcv(c: OhlcvColumns, from: number, to: number): OhlcvColumns {
+  return {
+    open: c.open.subarray(from, to),
+    high: c.high.subarray(from, to),
+    low: c.low.subarray(from, to),
+    close: c.close.subarray(from, to),
+    volume: c.volume.subarray(from, to),
+    length: to - from,
+  };
+}
+
 /** A hole in a series: `missing` candles between two recorded ones (times are candle open times). */
 export interface Gap {
   /** open time of the last candle before the hole */
