@@ -20,7 +20,7 @@ import {
 import { indicatorsReply, signalReply, strategiesReply, scanReply, type SeriesMeta } from './format.js';
 import { Indicators, type Series } from './rules.js';
 import { MEASURES, SCAN_GRAMMAR, SCAN_WARMUP, runScan, scanQuerySchema, type ScanQuery } from './scan.js';
-import { compileStrategies, evaluate, evaluateAt, STRATEGY_NAME, strategyConfigSchema, DEFAULT_STRATEGIES, type Strategy } from './strategies.js';
+import { compileStrategies, evaluate, evaluateAt, STRATEGY_NAME, strategyConfigSchema, DEFAULT_STRATEGIES, type SignalResult, type Strategy } from './strategies.js';
 
 const exchangeId = z.string().regex(/^[a-z][a-z0-9]*$/);
 
@@ -248,6 +248,21 @@ export default definePlugin({
       .optional()
       .describe(`default ${market.defaultExchange}`);
 
+    /** the newest closed window a strategy needs on a market: its warm-up, up to where it settles */
+    const windowFor = (strategy: Strategy, req: { symbol: string; timeframe: string; exchange?: string }): Promise<CheckedCandles> =>
+      closedWindow(market, req, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
+
+    /** /signal and /explain: the strategy asked for (or the default) on the market asked for, evaluated */
+    const signalOf = async (
+      a: { symbol: string; timeframe?: string | undefined; strategy?: string | undefined; exchange?: string | undefined },
+      fail: (m: string) => never,
+    ): Promise<{ strategy: Strategy; w: CheckedCandles; sig: SignalResult }> => {
+      const strategy = strategies.get(a.strategy ?? cfg.defaultStrategy);
+      if (strategy === undefined) return fail(`no strategy "${a.strategy}" (strategies: ${names.join(', ')})`);
+      const w = await windowFor(strategy, { symbol: a.symbol, timeframe: a.timeframe ?? cfg.defaultTimeframe, ...(a.exchange !== undefined ? { exchange: a.exchange } : {}) });
+      return { strategy, w, sig: evaluate(strategy, w as Series) };
+    };
+
     ctx.command(
       defineCommand({
         name: 'signal',
@@ -257,13 +272,8 @@ export default definePlugin({
         permission: 'market:read',
         examples: ['/signal BTC/USDT 1h', '/signal eth 4h momentum', '/signal sol trend'],
         handler: async (c) => {
-          const strategy = strategies.get(c.args.strategy ?? cfg.defaultStrategy);
-          if (strategy === undefined) return c.fail(`no strategy "${c.args.strategy}" (strategies: ${names.join(', ')})`);
-          const timeframe = c.args.timeframe ?? cfg.defaultTimeframe;
-          const req = { symbol: c.args.symbol, timeframe, ...(c.args.exchange !== undefined ? { exchange: c.args.exchange } : {}) };
-          const w = await closedWindow(market, req, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
+          const { strategy, w, sig } = await signalOf(c.args, c.fail);
           const m = meta(w);
-          const sig = evaluate(strategy, w as Series);
           const answer = signalReply(m, sig, strategy);
           const views = await signalViews(ctx, { exchange: m.exchange, symbol: m.symbol, timeframe: m.timeframe, direction: sig.direction, candleTime: m.candleTime });
           return views.length > 0 ? { ...answer, blocks: [...answer.blocks, ...views] } : answer;
@@ -285,7 +295,7 @@ export default definePlugin({
         const symbols: string[] = [];
         for (const symbol of period.symbols) {
           try {
-            const w = await closedWindow(market, { symbol, timeframe: cfg.defaultTimeframe }, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
+            const w = await windowFor(strategy, { symbol, timeframe: cfg.defaultTimeframe });
             const sig = evaluate(strategy, w as Series);
             rows.push([symbol, sig.direction, sig.score.toFixed(2), `${Math.round(sig.confidence * 100)} %`, sig.reasons.slice(0, 2).map((r) => r.reason).join('; ') || '-']);
             numbers[`${symbol}.signalScore`] = Number(sig.score.toFixed(2));
@@ -310,13 +320,8 @@ export default definePlugin({
         permission: 'market:read',
         examples: ['/explain BTC/USDT', '/explain eth 4h momentum'],
         handler: async (c) => {
-          const strategy = strategies.get(c.args.strategy ?? cfg.defaultStrategy);
-          if (strategy === undefined) return c.fail(`no strategy "${c.args.strategy}" (strategies: ${names.join(', ')})`);
-          const timeframe = c.args.timeframe ?? cfg.defaultTimeframe;
-          const req = { symbol: c.args.symbol, timeframe, ...(c.args.exchange !== undefined ? { exchange: c.args.exchange } : {}) };
-          const w = await closedWindow(market, req, strategy.warmup, Math.max(strategy.warmup, Math.min(strategy.settle, cfg.maxWindow)));
-          const sig = evaluate(strategy, w as Series);
-          const text: Record<string, string> = { signal: `${sig.direction} on ${w.symbol} ${timeframe} (${strategy.name}: score ${sig.score.toFixed(2)}, confidence ${Math.round(sig.confidence * 100)} %)` };
+          const { strategy, w, sig } = await signalOf(c.args, c.fail);
+          const text: Record<string, string> = { signal: `${sig.direction} on ${w.symbol} ${w.timeframe} (${strategy.name}: score ${sig.score.toFixed(2)}, confidence ${Math.round(sig.confidence * 100)} %)` };
           // the reasons are the engine's own words with their numbers: the only things the explanation may use
           sig.reasons.slice(0, 6).forEach((r, i) => (text[`reasons.${i + 1}`] = r.reason));
           if (sig.reasons.length === 0) text['reasons.1'] = 'no rule fired: every rule of the strategy voted neutral';
