@@ -4,6 +4,7 @@ import { FakeGateway } from './gateway.js';
 import { interactionBase, snowflake, type FakeChannel, type FakeGuild, type FakeUser, type StoredMessage } from './payloads.js';
 import { restHandler } from './rest.js';
 import { FakeState, type Fault, type InteractionState, type RecordedRequest } from './state.js';
+import { waitForChange } from '../wait-for-change.js';
 
 /**
  * A fake Discord on 127.0.0.1 for the real discord.js client: the REST API (point discord.js at
@@ -191,26 +192,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     responses: (id) => state.messages.filter((m) => m.interactionId === id && !m.deleted),
     channelMessages: (id) => state.messages.filter((m) => m.channelId === id && !m.deleted),
     waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        const check = (): boolean => {
-          const v = fn();
-          if (v === undefined || v === false) return false;
-          cleanup();
-          resolve(v);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`fake discord: timed out after ${timeoutMs} ms waiting for ${what}`));
-        }, timeoutMs);
-        const onChange = (): void => void check();
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          state.events.off('change', onChange);
-        };
-        state.events.on('change', onChange);
-        check();
-      });
+      return waitForChange(state.events, fn, { timeoutMs, timeoutMessage: () => `fake discord: timed out after ${timeoutMs} ms waiting for ${what}` });
     },
     async close() {
       await gateway.close();

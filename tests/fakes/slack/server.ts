@@ -13,6 +13,7 @@ import {
 } from './deliveries.js';
 import { FakeSocketMode } from './socket-mode.js';
 import { FakeWebApi, type PostedMessage } from './web-api.js';
+import { waitForChange } from '../wait-for-change.js';
 
 export interface FakeSlackOptions {
   botToken: string;
@@ -159,28 +160,7 @@ export class FakeSlack {
    * after `timeoutMs` (a generous cap, not a speed assertion).
    */
   waitFor<T>(probe: () => T | undefined | false, timeoutMs = 15_000, what = 'the expected Slack call'): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const check = (): boolean => {
-        const v = probe();
-        if (v === undefined || v === false) return false;
-        cleanup();
-        resolve(v);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const onChange = (): void => void check();
-      const poll = setInterval(onChange, 50);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        clearInterval(poll);
-        this.changed.off('change', onChange);
-      };
-      this.changed.on('change', onChange);
-      check();
-    });
+    return waitForChange(this.changed, probe, { timeoutMs, pollMs: 50, timeoutMessage: () => `timed out after ${timeoutMs} ms waiting for ${what}` });
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { listenOnLoopback } from '../exchange/http.js';
 import { ApiError, botApi, type Handler, type Params } from './methods.js';
 import { parseMultipart, type Part } from './multipart.js';
 import { FakeState, type CallbackAnswer, type FakeChat, type FakeUser, type SentMessage } from './state.js';
+import { waitForChange } from '../wait-for-change.js';
 
 export type Fault = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 | 504 };
 
@@ -151,32 +152,9 @@ export class FakeTelegram {
 
   /** Resolves with the first truthy value of `probe`, checked after every API call; rejects after `timeoutMs`. */
   waitFor<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.changed.off('change', check);
-      };
-      const check = (): void => {
-        let v: T | undefined | null | false;
-        try {
-          v = probe();
-        } catch (e) {
-          finish();
-          reject(e);
-          return;
-        }
-        if (v !== undefined && v !== null && v !== false) {
-          finish();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        const calls = this.calls.slice(-12).map((c) => `${c.method}→${c.status}`).join(', ');
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last calls: ${calls}`));
-      }, timeoutMs);
-      this.changed.on('change', check);
-      check();
+    return waitForChange(this.changed, probe, {
+      timeoutMs,
+      timeoutMessage: () => `timed out after ${timeoutMs} ms waiting for ${what}; last calls: ${this.calls.slice(-12).map((c) => `${c.method}→${c.status}`).join(', ')}`,
     });
   }
 
