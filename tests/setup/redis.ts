@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import net from 'node:net';
+import { freePort, pingOk } from '../helpers/redis-probe.js';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 
@@ -65,18 +65,6 @@ function findOnPath(name: string): string | null {
   return null;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not pick a free port'))));
-    });
-  });
-}
-
 async function startRedis(bin: string, port: number): Promise<ChildProcess> {
   const child = spawn(
     bin,
@@ -98,25 +86,6 @@ async function startRedis(bin: string, port: number): Promise<ChildProcess> {
   }
   await stop(child);
   throw new Error(`no PONG on port ${port} within ${START_TIMEOUT_MS} ms`);
-}
-
-/** raw RESP PING, so the harness does not depend on the code under test */
-async function pingOk(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    let reply = '';
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.on('data', (d: Buffer) => {
-      reply += d.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
 }
 
 async function stop(child: ChildProcess): Promise<void> {
